@@ -1,0 +1,46 @@
+# Two commands do everything on a fresh machine: `make book` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+JB     := $(VENV)/bin/jupyter-book
+NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with book/nbval-sanitize.cfg -p no:randomly
+
+.PHONY: setup book test unit nbval build browser notebooks bench clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## make book: set up, then build the HTML book (from the outputs stored in the notebooks) into _build/html
+book: setup build
+
+build:
+	$(JB) build -W -n --keep-going .
+
+## make test: set up, then unit tests, nbval on every notebook, the book build, and the browser checks
+test: setup unit nbval build browser
+
+unit:
+	$(PY) -m pytest -q tests --ignore=tests/browser; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ]
+
+nbval:
+	$(PY) -m pytest -q $(NBVAL) book/; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ]
+
+browser:
+	$(PY) -m pytest -q tests/browser; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ]
+
+## make notebooks: re-execute every chapter in place (quick profile) so the stored outputs are fresh
+notebooks: setup
+	$(PY) -m wnlib.book execute book/*.ipynb
+
+bench: setup
+	$(PY) -m bench
+
+clean:
+	rm -rf _build .pytest_cache

@@ -1,0 +1,237 @@
+"""The paper's network: weight-normalized layers and the deep MLP built from them.
+
+Explained in: book/01_weightnorm.ipynb (the model) and book/02_hessian.ipynb (why the row norms matter).
+
+The model (theory-notes section 2), input ``x`` in R^d, width ``m``, depth ``L``, ``k`` outputs::
+
+    alpha^(0) = x
+    alpha^(l) = phi( diag(g^(l)) U^(l) alpha^(l-1) ),  U^(l) rows = v_i^(l) / ||v_i^(l)||,  l = 1..L
+    f(theta; x) = (1/sqrt(m)) V^T alpha^(L)
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import _checks
+
+ACTIVATIONS = {
+    "tanh": torch.tanh,
+    "softplus": F.softplus,
+    "gelu": F.gelu,
+    "sigmoid": torch.sigmoid,
+    "relu": F.relu,
+}
+"""Activations by name. ``relu`` is not smooth: it lies outside the paper's theorems."""
+
+SMOOTH_ACTIVATIONS = ("tanh", "softplus", "gelu", "sigmoid")
+INIT_MODES = ("c/sqrt(m)", "c*sqrt(m)")
+GAIN_PRESETS = ("fixed", "pytorch")
+
+
+def _is_transformed(t: torch.Tensor) -> bool:
+    """True inside torch.func transforms (vmap, jvp, grad), where data-dependent checks are not allowed."""
+    is_wrapped = getattr(torch._C._functorch, "is_functorch_wrapped_tensor", None)
+    return bool(is_wrapped and is_wrapped(t))
+
+
+def _row_norms(v: torch.Tensor) -> torch.Tensor:
+    """``||v_i||`` for every row of ``v``; raises on a zero row instead of returning NaN later."""
+    norms = torch.linalg.vector_norm(v, dim=1)
+    if not _is_transformed(norms) and not torch.compiler.is_compiling() and bool((norms == 0).any()):
+        rows = torch.nonzero(norms == 0).flatten().tolist()
+        raise ValueError(
+            f"v has zero rows {rows[:10]}: the direction v_i/||v_i|| of a weight-normalized neuron is "
+            "undefined when ||v_i|| = 0; give every row of v a nonzero norm"
+        )
+    return norms
+
+
+class WNLinear(nn.Module):
+    """Weight-normalized linear layer: ``y = (g * v / ||v||_row) x (+ b)``.
+
+    Parameters ``v`` [out, in] (the direction) and ``g`` [out] (the gain). The gain is a fixed buffer unless
+    ``train_gain``; ``gain_init="norm"`` starts it at the row norms of ``v`` (what
+    ``torch.nn.utils.parametrizations.weight_norm(nn.Linear(...), dim=0)`` does), otherwise at ``gain``.
+    Written with plain tensor ops, so torch.func transforms, double backward, deepcopy and pickling work.
+    """
+
+    def __init__(self, in_features: int, out_features: int, *, gain: float = 1.0, train_gain: bool = False,
+                 gain_init: str | None = None, bias: bool = False):
+        super().__init__()
+        self.in_features = _checks.positive_int("in_features", in_features)
+        self.out_features = _checks.positive_int("out_features", out_features)
+        if gain_init is not None:
+            _checks.choice("gain_init", gain_init, ("norm", None))
+        bound = 1.0 / math.sqrt(in_features)  # nn.Linear's default init
+        self.v = nn.Parameter(torch.empty(out_features, in_features).uniform_(-bound, bound))
+        g = torch.full((out_features,), float(gain))
+        self.gain_init = gain_init
+        if train_gain:
+            self.g = nn.Parameter(g)
+        else:
+            self.register_buffer("g", g)
+        self.bias = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound)) if bias else None
+        self.reset_gain()
+
+    @torch.no_grad()
+    def reset_gain(self) -> None:
+        """With ``gain_init="norm"``, set ``g`` to the current row norms of ``v``."""
+        if self.gain_init == "norm":
+            self.g.copy_(torch.linalg.vector_norm(self.v, dim=1))
+
+    def weight(self) -> torch.Tensor:
+        """The effective weight ``diag(g) U`` with ``U_i = v_i / ||v_i||``."""
+        return self.g[:, None] * self.v / _row_norms(self.v)[:, None]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight(), self.bias)
+
+    def extra_repr(self) -> str:
+        trained = isinstance(self.g, nn.Parameter)
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"train_gain={trained}, bias={self.bias is not None}")
+
+
+class _PlainLinear(nn.Module):
+    """Un-normalized layer ``y = W x (+ b)``, the comparison point for WNLinear."""
+
+    def __init__(self, in_features: int, out_features: int, *, bias: bool = False):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight, self.bias)
+
+
+class WeightNormMLP(nn.Module):
+    """Deep WeightNorm network of theory-notes section 2: ``f(x) = (1/sqrt(m)) V^T alpha^(L)``.
+
+    ``depth`` weight-normalized hidden layers of ``width`` neurons, activation ``phi``, a linear output layer ``V``
+    (m x k) that is not normalized. Every weight is drawn i.i.d. uniform on ``[-b, b]`` with ``b = c/sqrt(m)``
+    (``init_mode="c/sqrt(m)"``) or ``b = c*sqrt(m)`` (``"c*sqrt(m)"``), ``c = init_scale``.
+    ``gains="fixed"``: ``g = 1`` and not trained (``f`` is invariant to the scale of each row);
+    ``gains="pytorch"``: ``g`` trained, initialised to the row norms (PyTorch's ``weight_norm``).
+    ``seed`` makes the initialisation independent of the global random state.
+    """
+
+    normalized = True
+
+    def __init__(self, d_in: int, width: int, depth: int, d_out: int, *, activation: str = "tanh",
+                 init_scale: float = 0.5, init_mode: str = "c/sqrt(m)", gains: str = "fixed",
+                 bias: bool = False, seed: int | None = None):
+        super().__init__()
+        self.d_in = _checks.positive_int("d_in", d_in)
+        self.width = _checks.positive_int("width", width)
+        self.depth = _checks.positive_int("depth", depth)
+        self.d_out = _checks.positive_int("d_out", d_out)
+        self.activation = _checks.choice("activation", activation, tuple(ACTIVATIONS))
+        self.init_scale = _checks.positive_float("init_scale", init_scale)
+        self.init_mode = _checks.choice("init_mode", init_mode, INIT_MODES)
+        self.gains = _checks.choice("gains", gains, GAIN_PRESETS)
+        self.phi = ACTIVATIONS[activation]
+        self.hidden = nn.ModuleList(
+            self._layer(d_in if l == 0 else width, width, bias) for l in range(depth))
+        self.V = nn.Parameter(torch.empty(width, d_out))
+        self.reset_parameters(seed)
+
+    def _layer(self, d_in: int, d_out: int, bias: bool) -> nn.Module:
+        pytorch = self.gains == "pytorch"
+        return WNLinear(d_in, d_out, train_gain=pytorch, gain_init="norm" if pytorch else None, bias=bias)
+
+    @property
+    def init_bound(self) -> float:
+        """Half-width ``b`` of the uniform initialisation."""
+        c, m = self.init_scale, self.width
+        return c / math.sqrt(m) if self.init_mode == "c/sqrt(m)" else c * math.sqrt(m)
+
+    @torch.no_grad()
+    def reset_parameters(self, seed: int | None = None) -> None:
+        """Draw every weight (and bias) i.i.d. uniform on ``[-b, b]``; gains follow their preset."""
+        gen = None if seed is None else torch.Generator().manual_seed(int(seed))
+        b = self.init_bound
+        for p in self.parameters():
+            p.copy_(torch.empty(p.shape).uniform_(-b, b, generator=gen))
+        for layer in self.hidden:
+            if isinstance(layer, WNLinear):
+                if layer.gain_init is None:
+                    layer.g.fill_(1.0)
+                layer.reset_gain()
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Last hidden representation ``alpha^(L)``."""
+        if x.shape[-1] != self.d_in:
+            raise ValueError(f"x has {x.shape[-1]} features but the model expects d_in={self.d_in}")
+        a = x
+        for layer in self.hidden:
+            a = self.phi(layer(a))
+        return a
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x) @ self.V / math.sqrt(self.width)
+
+    def extra_repr(self) -> str:
+        return (f"d_in={self.d_in}, width={self.width}, depth={self.depth}, d_out={self.d_out}, "
+                f"activation={self.activation!r}, init_scale={self.init_scale}, "
+                f"init_mode={self.init_mode!r}, gains={self.gains!r}")
+
+
+class PlainMLP(WeightNormMLP):
+    """The same network without normalization: ``alpha^(l) = phi(W^(l) alpha^(l-1))``, same init.
+
+    Accepts the same arguments as :class:`WeightNormMLP`; ``gains`` has no effect (there are none).
+    """
+
+    normalized = False
+
+    def _layer(self, d_in: int, d_out: int, bias: bool) -> nn.Module:
+        return _PlainLinear(d_in, d_out, bias=bias)
+
+
+def _direction(layer: nn.Module) -> torch.Tensor:
+    return layer.v if isinstance(layer, WNLinear) else layer.weight
+
+
+def row_norms(model: nn.Module) -> list[torch.Tensor]:
+    """Normalization terms ``||v_i^(l)||`` per hidden layer, from the direction ``v`` (never from ``g v/||v||``).
+
+    For a :class:`PlainMLP` these are the row norms of the weights ``W^(l)``.
+    """
+    layers = getattr(model, "hidden", None)
+    if layers is None:
+        layers = [m for m in model.modules() if isinstance(m, WNLinear)]
+    if not layers:
+        raise TypeError(f"{type(model).__name__} has no weight-normalized layers (expected WNLinear or .hidden)")
+    return [torch.linalg.vector_norm(_direction(layer).detach(), dim=1) for layer in layers]
+
+
+def rho_min(model: nn.Module) -> float:
+    """``rho_min = min_{l,i} ||v_i^(l)||``, the smallest normalization term of the network."""
+    return min(float(r.min()) for r in row_norms(model))
+
+
+def rho_min_per_layer(model: nn.Module) -> list[float]:
+    """``min_i ||v_i^(l)||`` for each hidden layer ``l``."""
+    return [float(r.min()) for r in row_norms(model)]
+
+
+@torch.no_grad()
+def rescale_rows(model: nn.Module, rho: float | None = None, *, factor: float | None = None) -> nn.Module:
+    """Rescale every hidden row ``v_i`` in place: to norm ``rho`` or by ``factor``.
+
+    With fixed gains the function ``f`` is unchanged (scale invariance); only the normalization terms move.
+    """
+    if (rho is None) == (factor is None):
+        raise ValueError("give exactly one of rho (a target row norm) or factor (a multiplier)")
+    target = _checks.positive_float("rho" if rho is not None else "factor", rho if rho is not None else factor)
+    for layer in model.hidden:
+        v = _direction(layer)
+        if rho is not None:
+            v.mul_(target / _row_norms(v)[:, None])
+        else:
+            v.mul_(target)
+    return model
