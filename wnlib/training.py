@@ -112,13 +112,18 @@ def _track(model, data: Dataset, track, eval_size: int, hessian_inputs: int, cur
 def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float = 1e-3, batch_size: int = 512,
           momentum: float = 0.0, weight_decay: float = 0.0, seed: int = 0, track_every: int | None = None,
           track=DEFAULT_TRACK, eval_size: int = 4096, hessian_inputs: int = 4, curvature_size: int = 256,
-          progress: bool = True) -> History:
+          progress: bool = True, resume: dict | None = None, on_epoch_end=None) -> History:
     """Mini-batch SGD on ``L(theta) = (1/n) sum_i ||y_i - f(theta; x_i)||^2``; returns the tracked ``History``.
 
     ``theta_{t+1} = theta_t - lr * grad L_B(theta_t)`` (with ``momentum``/``weight_decay`` as in
     ``torch.optim.SGD``). Batches come from a permutation seeded by ``seed`` each epoch. ``track`` is a subset
     of ``TRACKABLE``; ``track_every`` counts steps (default: one epoch). A non-finite loss raises
     :class:`NonFiniteLossError` carrying the history so far.
+
+    Checkpoint/resume: after every epoch ``on_epoch_end(state)`` (if given) receives ``state``, a dict of
+    tensors and plain types (``epoch``, ``step``, ``optimizer``, ``generator``, ``loss_sum``, ``rows``) that
+    ``torch.save`` can store; ``train(..., resume=state)`` on a model holding that epoch's weights continues
+    exactly where it stopped (same batches, same momentum buffers).
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -147,7 +152,13 @@ def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float = 1e-3, bat
     history = History(config=config)
     optimizer = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     gen = torch.Generator().manual_seed(int(seed))
-    start = time.perf_counter()
+    step, loss_sum, first_epoch = 0, torch.zeros((), device=data.device), 0
+    if resume is not None:
+        optimizer.load_state_dict(resume["optimizer"])
+        gen.set_state(resume["generator"])
+        history.rows = [dict(row) for row in resume["rows"]]
+        step, loss_sum, first_epoch = resume["step"], resume["loss_sum"].to(data.device), resume["epoch"]
+    start = time.perf_counter() - history.last.get("time_s", 0.0)
 
     def record(step: int, train_loss: torch.Tensor | None) -> None:
         if train_loss is not None and not bool(torch.isfinite(train_loss)):
@@ -159,13 +170,13 @@ def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float = 1e-3, bat
         row["time_s"] = time.perf_counter() - start
         history.rows.append(row)
 
-    record(0, None)
+    if resume is None:
+        record(0, None)
     total_steps = epochs * steps_per_epoch
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total_steps, desc="SGD", unit="step", disable=not progress, leave=False)
-    step, loss_sum = 0, torch.zeros((), device=data.device)
-    for _ in range(epochs):
+    bar = tqdm(total=total_steps, initial=step, desc="SGD", unit="step", disable=not progress, leave=False)
+    for epoch in range(first_epoch, epochs):
         perm = torch.randperm(n, generator=gen).to(data.device)
         for start_idx in range(0, n, batch_size):
             idx = perm[start_idx:start_idx + batch_size]
@@ -181,5 +192,8 @@ def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float = 1e-3, bat
                 record(step, loss_sum)
                 model.train(True)
         bar.update(steps_per_epoch)
+        if on_epoch_end is not None:
+            on_epoch_end(dict(epoch=epoch + 1, step=step, optimizer=optimizer.state_dict(),
+                              generator=gen.get_state(), loss_sum=loss_sum.detach().cpu(), rows=history.rows))
     bar.close()
     return history
