@@ -155,11 +155,18 @@ def spectral_norm(op: HessianOperator, *, method: str = "lanczos", tol: float = 
         return float(eig.abs().max() if which == "LM" else eig.max())
     rng = np.random.default_rng(seed)
     if method == "lanczos":
-        from scipy.sparse.linalg import eigsh
+        from scipy.sparse.linalg import ArpackError, eigsh
 
         v0 = rng.standard_normal(op.dim)
-        vals = eigsh(op.to_scipy(), k=2, which=which, tol=tol, maxiter=max_iter, v0=v0,
-                     ncv=min(op.dim - 1, 24), return_eigenvectors=False)
+        try:
+            vals = eigsh(op.to_scipy(), k=2, which=which, tol=tol, maxiter=max_iter, v0=v0,
+                         ncv=min(op.dim - 1, 24), return_eigenvectors=False)
+        except ArpackError:
+            # ARPACK stops when the Krylov space is exhausted (a Hessian of rank < ncv, e.g. ReLU nets):
+            # the dense route is exact there
+            if op.dim > 4096:
+                raise
+            return spectral_norm(op, method="dense", which=which)
         return float(np.abs(vals).max() if which == "LM" else vals.max())
     v = torch.from_numpy(rng.standard_normal(op.dim)).to(device=op.device, dtype=op.dtype)
     v = v / v.norm()

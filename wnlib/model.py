@@ -41,12 +41,18 @@ def _is_transformed(t: torch.Tensor) -> bool:
 def _row_norms(v: torch.Tensor) -> torch.Tensor:
     """``||v_i||`` for every row of ``v``; raises on a zero row instead of returning NaN later."""
     norms = torch.linalg.vector_norm(v, dim=1)
-    if not _is_transformed(norms) and not torch.compiler.is_compiling() and bool((norms == 0).any()):
-        rows = torch.nonzero(norms == 0).flatten().tolist()
-        raise ValueError(
-            f"v has zero rows {rows[:10]}: the direction v_i/||v_i|| of a weight-normalized neuron is "
-            "undefined when ||v_i|| = 0; give every row of v a nonzero norm"
-        )
+    if _is_transformed(norms) or torch.compiler.is_compiling():
+        return norms
+    bad = (norms == 0) | ~torch.isfinite(norms)
+    if bool(bad.any()):  # one check for both failures; the message tells them apart
+        zero = torch.nonzero(norms == 0).flatten().tolist()
+        if zero:
+            raise ValueError(
+                f"v has zero rows {zero[:10]}: the direction v_i/||v_i|| of a weight-normalized neuron is "
+                "undefined when ||v_i|| = 0; give every row of v a nonzero norm")
+        rows = torch.nonzero(bad).flatten().tolist()
+        raise FloatingPointError(
+            f"rows {rows[:10]} of v have non-finite norms (NaN or overflow to inf): the parameters diverged")
     return norms
 
 

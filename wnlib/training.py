@@ -180,7 +180,11 @@ def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float = 1e-3, bat
         perm = torch.randperm(n, generator=gen).to(data.device)
         for start_idx in range(0, n, batch_size):
             idx = perm[start_idx:start_idx + batch_size]
-            loss = curvature.square_loss(model, data.x_train[idx], data.y_train[idx])
+            try:
+                loss = curvature.square_loss(model, data.x_train[idx], data.y_train[idx])
+            except FloatingPointError as err:
+                raise NonFiniteLossError(f"training diverged at step {step} (lr={lr}): {err}. The history up "
+                                         f"to step {history.last['step']} is on .history", history) from err
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

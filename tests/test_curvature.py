@@ -1,0 +1,113 @@
+"""Hessian spectral norms against the dense float64 Hessian (an independent autograd route)."""
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+import wnlib
+from wnlib import curvature
+
+CASES = [  # depth, width, activation, init_mode, gains, init_scale
+    (1, 5, "tanh", "c/sqrt(m)", "fixed", 0.5),
+    (2, 4, "softplus", "c*sqrt(m)", "pytorch", 0.5),
+    (3, 3, "gelu", "c/sqrt(m)", "pytorch", 5.0),
+    (2, 6, "sigmoid", "c*sqrt(m)", "fixed", 5.0),
+    (4, 3, "tanh", "c*sqrt(m)", "pytorch", 1.0),
+    (3, 4, "relu", "c/sqrt(m)", "fixed", 0.5),
+]
+
+
+def _model(depth, width, activation, init_mode, gains, scale, seed=0, d_in=3, d_out=2):
+    return wnlib.WeightNormMLP(d_in, width, depth, d_out, activation=activation, init_mode=init_mode,
+                               gains=gains, init_scale=scale, seed=seed)
+
+
+def _dense_norm(h):
+    return float(torch.linalg.matrix_norm(h, 2))
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(map(str, c)))
+def test_predictor_hessian_norm_matches_dense(case, float64):
+    model = _model(*case)
+    x = torch.randn(3, 3, generator=torch.Generator().manual_seed(1))
+    dense = [max(_dense_norm(wnlib.dense_hessian(model, xi, output=c)) for c in range(2)) for xi in x]
+    lanczos = wnlib.predictor_hessian_norm(model, x, method="lanczos", tol=1e-12)
+    assert lanczos.shape == (3,)
+    np.testing.assert_allclose(lanczos.numpy(), dense, rtol=1e-6)
+    power = wnlib.predictor_hessian_norm(model, x, method="power", tol=1e-12, max_iter=20000)
+    np.testing.assert_allclose(power.numpy(), dense, rtol=1e-3)
+    single = wnlib.predictor_hessian_norm(model, x[0], output=1, method="lanczos", tol=1e-12)
+    assert single.item() == pytest.approx(_dense_norm(wnlib.dense_hessian(model, x[0], output=1)), rel=1e-6)
+
+
+def test_lanczos_on_a_larger_net_matches_dense(float64):
+    """Above the size where Lanczos falls back to dense: ARPACK itself is checked (dim = 8*12+12*12+12*2)."""
+    model = _model(2, 12, "tanh", "c*sqrt(m)", "fixed", 1.0, d_in=8)
+    x = torch.randn(8)
+    op = curvature.predictor_operator(model, x, output=0)
+    assert op.dim == 8 * 12 + 12 * 12 + 12 * 2
+    dense = _dense_norm(wnlib.dense_hessian(model, x, output=0))
+    assert wnlib.spectral_norm(op, method="lanczos", tol=1e-12) == pytest.approx(dense, rel=1e-6)
+    # the output-layer block of a predictor Hessian is zero, and eigenvalues come in near +/- pairs
+    h = wnlib.dense_hessian(model, x, output=0)
+    assert torch.count_nonzero(h[:24, :24]) == 0  # V comes first in theta
+
+
+def test_hvp_operator_against_dense(float64):
+    model = _model(2, 4, "softplus", "c/sqrt(m)", "pytorch", 0.5)
+    x, y = torch.randn(5, 3), torch.randn(5, 2)
+    h = wnlib.dense_hessian(model, x, y=y)
+    op = curvature.loss_operator(model, x, y)
+    vec = torch.randn(op.dim)
+    assert torch.allclose(op @ vec, h @ vec, rtol=1e-10, atol=1e-12)
+    assert torch.allclose(wnlib.hvp(model, lambda: wnlib.square_loss(model, x, y), vec), h @ vec, atol=1e-12)
+    assert torch.allclose(op.dense(), h, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", CASES[:4], ids=lambda c: "-".join(map(str, c)))
+def test_loss_hessian_norm_and_top_eigenvalue(case, float64):
+    model = _model(*case)
+    x, y = torch.randn(6, 3), torch.randn(6, 2)
+    eig = torch.linalg.eigvalsh(wnlib.dense_hessian(model, x, y=y))
+    assert wnlib.loss_hessian_norm(model, x, y, tol=1e-12) == pytest.approx(float(eig.abs().max()), rel=1e-6)
+    assert wnlib.loss_hessian_norm(model, x, y, which="LA", tol=1e-12) == pytest.approx(float(eig.max()), rel=1e-6)
+
+
+def test_loss_hessian_decomposition(float64):
+    """grad^2 L = (2/n) sum J_i^T J_i - (2/n) sum_i sum_c r_ic grad^2 f_c(x_i), r = y - f (theory-notes 4.4)."""
+    model = _model(2, 3, "tanh", "c*sqrt(m)", "fixed", 1.0)
+    x, y = torch.randn(4, 3), torch.randn(4, 2)
+    n = x.shape[0]
+    h = wnlib.dense_hessian(model, x, y=y)
+    params = curvature.parameters(model)
+    gn = torch.zeros_like(h)
+    res = torch.zeros_like(h)
+    with torch.no_grad():
+        r = y - model(x)
+    for i, c in itertools.product(range(n), range(2)):
+        j = torch.cat([g.reshape(-1) for g in torch.autograd.grad(model(x[i:i + 1])[0, c], params)])
+        gn += torch.outer(j, j)
+        res += r[i, c] * wnlib.dense_hessian(model, x[i], output=c)
+    assert torch.allclose(h, 2 / n * gn - 2 / n * res, atol=1e-10)
+
+
+def test_gbar_is_mean_gradient(float64):
+    model = _model(2, 4, "gelu", "c/sqrt(m)", "fixed", 0.5)
+    x = torch.randn(7, 3)
+    params = curvature.parameters(model)
+    expected = []
+    for c in range(2):
+        grads = [torch.cat([g.reshape(-1) for g in torch.autograd.grad(model(xi[None])[0, c], params)]) for xi in x]
+        expected.append(torch.stack(grads).mean(0))
+    assert torch.allclose(wnlib.gbar(model, x), torch.stack(expected), atol=1e-12)
+    assert wnlib.gbar_sq(model, x) == pytest.approx(float(torch.stack(expected).pow(2).sum()), rel=1e-10)
+
+
+def test_float32_model_is_close_to_float64():
+    torch.manual_seed(0)
+    model = _model(2, 16, "tanh", "c*sqrt(m)", "fixed", 0.5)
+    x = torch.randn(2, 3)
+    lo = wnlib.predictor_hessian_norm(model, x)
+    hi = wnlib.predictor_hessian_norm(model.double(), x.double(), tol=1e-12)
+    np.testing.assert_allclose(lo.numpy(), hi.numpy(), rtol=1e-4)
