@@ -277,6 +277,9 @@ def sweep(configs: Iterable[RunConfig], *, executor: Executor | None = None,
 def grid(base: RunConfig, **axes) -> list[RunConfig]:
     """The cartesian product of ``axes`` (field name -> list of values) applied to ``base``."""
     names = list(axes)
+    fields = [f.name for f in dataclasses.fields(RunConfig)]
+    for name in names:
+        _checks.choice("grid field", name, fields)
     return [base.replace(**dict(zip(names, values))) for values in itertools.product(*axes.values())]
 
 
