@@ -1,0 +1,299 @@
+"""wnlib.bounds against ground truth: dense float64 Hessians, hand-derived closed forms, exact constants."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import wnlib
+from wnlib import bounds
+from wnlib.bounds import (ACTIVATION_CONSTANTS, generalization_bound, hessian_bound, paper_scaling,
+                          predicted_contraction, rsc_certificate, smoothness)
+
+
+def make(d_in=3, width=4, depth=2, d_out=1, **kw):
+    model = wnlib.WeightNormMLP(d_in, width, depth, d_out, **kw)
+    return model.double()
+
+
+def dense_norm(model, x, c=0):
+    return float(torch.linalg.matrix_norm(wnlib.dense_hessian(model, x, output=c), 2))
+
+
+def sgd_steps(model, steps, seed, lr=0.05):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(8, model.d_in, generator=gen, dtype=torch.float64)
+    y = torch.randn(8, model.d_out, generator=gen, dtype=torch.float64)
+    params = wnlib.curvature.parameters(model)
+    for _ in range(steps):
+        loss = wnlib.square_loss(model, x, y)
+        grads = torch.autograd.grad(loss, params)
+        with torch.no_grad():
+            for p, g in zip(params, grads):
+                p.sub_(lr * g.clamp(-10, 10))
+
+
+# ------------------------------------------------------------------ the certified Hessian bound (property test)
+@settings(max_examples=45, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(depth=st.integers(1, 4), width=st.integers(2, 16), act=st.sampled_from(wnlib.SMOOTH_ACTIVATIONS),
+       init_mode=st.sampled_from(["c/sqrt(m)", "c*sqrt(m)"]), gains=st.sampled_from(["fixed", "pytorch"]),
+       rho=st.sampled_from([None, 1e-3, 1e3, "per-row"]), bias=st.booleans(), steps=st.sampled_from([0, 0, 3]),
+       d_out=st.integers(1, 2), scale=st.sampled_from([0.5, 5.0]), seed=st.integers(0, 10_000))
+def test_hessian_bound_never_below_dense_hessian(depth, width, act, init_mode, gains, rho, bias, steps, d_out,
+                                                 scale, seed):
+    if depth >= 3:  # keep the dense Hessian small enough for the time budget
+        width = min(width, 10)
+    model = make(3, width, depth, d_out, activation=act, init_mode=init_mode, gains=gains, bias=bias,
+                 init_scale=scale, seed=seed)
+    if rho == "per-row":
+        gen = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for layer in model.hidden:
+                layer.v.mul_(10.0 ** (torch.rand(layer.v.shape[0], 1, generator=gen, dtype=torch.float64) * 6 - 3))
+    elif rho is not None:
+        wnlib.rescale_rows(model, rho=rho)
+    sgd_steps(model, steps, seed)
+    x = torch.randn(1, 3, generator=torch.Generator().manual_seed(seed + 1), dtype=torch.float64)
+    x = x / x.norm() * math.sqrt(3)
+    c = seed % d_out
+    exact = dense_norm(model, x[0], c)
+    b = float(hessian_bound(model, x, output=c)[0])
+    assert math.isfinite(b)
+    assert b >= exact, (b, exact)
+    assert float(hessian_bound(model, x)[0]) >= b  # max over outputs
+
+
+# ------------------------------------------------------------------ closed form: one hidden layer, one neuron
+def one_neuron_hessian(v, g, V, x, act, train_gain):
+    """Hand-derived Hessian of f = V phi(g u^T x), u = v/||v||, parameters (v, [g], V), in model order."""
+    phi = wnlib.model.ACTIVATIONS[act]
+    _, d1, d2 = bounds._phi_derivs(act, (g * v / v.norm()) @ x)
+    r = v.norm()
+    u = v / r
+    P = torch.eye(len(v), dtype=v.dtype) - torch.outer(u, u)
+    ux, Px = u @ x, P @ x
+    hess_ux = -(ux * P + torch.outer(Px, u) + torch.outer(u, Px)) / r ** 2  # Hessian of u(v)^T x
+    Hvv = V * (d2 * g ** 2 * torch.outer(Px, Px) / r ** 2 + d1 * g * hess_ux)
+    HvV = (d1 * g * Px / r)[:, None]
+    blocks = [Hvv, HvV]
+    if not train_gain:
+        top = torch.cat([Hvv, HvV], 1)
+        bottom = torch.cat([HvV.T, torch.zeros(1, 1, dtype=v.dtype)], 1)
+        return torch.cat([top, bottom], 0)
+    Hgg = V * d2 * ux ** 2
+    Hgv = V * (d2 * g * ux * Px / r + d1 * Px / r)
+    HgV = d1 * ux
+    p = len(v)
+    H = torch.zeros(p + 2, p + 2, dtype=v.dtype)
+    H[:p, :p] = Hvv
+    H[:p, p] = H[p, :p] = Hgv
+    H[:p, p + 1] = H[p + 1, :p] = HvV[:, 0]
+    H[p, p] = Hgg
+    H[p, p + 1] = H[p + 1, p] = HgV
+    del phi, blocks
+    return H
+
+
+@pytest.mark.parametrize("act", wnlib.SMOOTH_ACTIVATIONS)
+@pytest.mark.parametrize("gains", ["fixed", "pytorch"])
+@pytest.mark.parametrize("rho", [0.05, 1.0, 20.0])
+def test_one_neuron_closed_form(act, gains, rho):
+    model = make(2, 1, 1, 1, activation=act, gains=gains, init_scale=2.0, seed=3)
+    wnlib.rescale_rows(model, rho=rho)
+    x = torch.tensor([1.0, -0.4], dtype=torch.float64)
+    layer = model.hidden[0]
+    H = one_neuron_hessian(layer.v.detach()[0], layer.g.detach()[0], model.V.detach()[0, 0], x, act,
+                           gains == "pytorch")
+    dense = wnlib.dense_hessian(model, x)
+    torch.testing.assert_close(H, dense, rtol=1e-9, atol=1e-12)
+    exact = float(torch.linalg.matrix_norm(H, 2))
+    b = float(hessian_bound(model, x[None])[0])
+    assert exact <= b <= 50 * exact  # certified, and not absurdly loose on the smallest network
+
+
+def test_one_neuron_fixed_gain_bound_by_hand():
+    """Width 1, depth 1, fixed gain: the terms of Theorem H reduce to a formula checkable by hand."""
+    model = make(2, 1, 1, 1, activation="tanh", seed=0)
+    x = torch.tensor([[0.6, 0.8]], dtype=torch.float64)
+    v, V = model.hidden[0].v.detach()[0], float(model.V.detach()[0, 0])
+    r, z = float(v.norm()), float((v / v.norm()) @ x[0])
+    p1, p2 = 1 - math.tanh(z) ** 2, -2 * math.tanh(z) * (1 - math.tanh(z) ** 2)
+    s = 1.0 / r  # ||x|| = 1, g = 1
+    A = abs(V * p2) * s ** 2 + abs(V * p1) * (2 / math.sqrt(3)) / r ** 2
+    B = p1 * s
+    expected = (A + math.sqrt(A * A + 4 * B * B)) / 2
+    assert float(hessian_bound(model, x)[0]) == pytest.approx(expected, rel=1e-8)
+
+
+# ------------------------------------------------------------------ shape of the bound
+def test_bound_decreases_in_normalization_terms():
+    model = make(4, 8, 3, 2, activation="gelu", seed=1)
+    x = torch.randn(3, 4, dtype=torch.float64)
+    prev = None
+    for rho in [0.01, 0.1, 1.0, 10.0, 100.0]:
+        wnlib.rescale_rows(model, rho=rho)
+        b = hessian_bound(model, x)
+        if prev is not None:
+            assert bool((b < prev).all())
+        prev = b
+    # large rho: B / rho dominates -> 1/rho; small rho: A / rho^2 -> 1/rho^2
+    wnlib.rescale_rows(model, rho=1e-3)
+    b_small = hessian_bound(model, x)
+    wnlib.rescale_rows(model, rho=2e-3)
+    assert torch.allclose(hessian_bound(model, x), b_small / 4, rtol=1e-3)
+
+
+def test_bound_polynomial_in_depth_product_version_exponential():
+    x = torch.full((1, 4), 1.0, dtype=torch.float64)
+    exact, product = [], []
+    depths = [1, 2, 4, 8, 12]
+    for L in depths:
+        model = make(4, 24, L, 1, activation="tanh", seed=0)
+        wnlib.rescale_rows(model, rho=1.0)
+        exact.append(float(hessian_bound(model, x)[0]))
+        product.append(float(hessian_bound(model, x, jacobians="product")[0]))
+    for L, b in zip(depths, exact):
+        assert b <= exact[0] * 4 * L ** 3  # O(L^3) at fixed width and rho
+    slope = np.polyfit(np.log(depths[2:]), np.log(exact[2:]), 1)[0]
+    assert slope < 3.0
+    assert product[-1] / product[0] > 2.0 ** 10  # the product-of-norms version blows up exponentially
+    assert all(p >= e * (1 - 1e-9) for p, e in zip(product, exact))
+
+
+def test_relu_and_plain_rejected():
+    with pytest.raises(ValueError, match="relu"):
+        hessian_bound(make(activation="relu"), torch.ones(1, 3, dtype=torch.float64))
+    with pytest.raises(TypeError, match="WeightNormMLP"):
+        hessian_bound(wnlib.PlainMLP(3, 4, 2, 1).double(), torch.ones(1, 3, dtype=torch.float64))
+    with pytest.raises(ValueError, match="jacobians"):
+        hessian_bound(make(), torch.ones(1, 3, dtype=torch.float64), jacobians="fast")
+
+
+def test_bound_on_float32_model_matches_float64():
+    model = wnlib.WeightNormMLP(3, 6, 2, 2, seed=4)
+    x = torch.randn(2, 3)
+    b32 = hessian_bound(model, x)
+    b64 = hessian_bound(model.double(), x.double())
+    assert torch.allclose(b32, b64, rtol=1e-5)
+
+
+@pytest.mark.parametrize("act", wnlib.SMOOTH_ACTIVATIONS)
+def test_activation_constants(act):
+    z = torch.linspace(-30, 30, 600_001, dtype=torch.float64)
+    _, d1, d2 = bounds._phi_derivs(act, z)
+    const = ACTIVATION_CONSTANTS[act]
+    assert float(d1.abs().max()) <= const["beta1"] * (1 + 1e-12)
+    assert float(d1.abs().max()) >= const["beta1"] * (1 - 1e-6)  # attained: the constant is the sup
+    assert float(d2.abs().max()) <= const["beta2"] * (1 + 1e-12)
+    assert float(d2.abs().max()) >= const["beta2"] * (1 - 1e-6)
+    phi = wnlib.model.ACTIVATIONS[act]
+    assert float(phi(torch.zeros(1, dtype=torch.float64))) == pytest.approx(const["phi0"])
+    centred = phi(z) - const["phi0"]
+    assert torch.allclose(centred, -centred.flip(0), atol=1e-12) == const["odd"]
+
+
+def test_gelu_constants_closed_form():
+    assert ACTIVATION_CONSTANTS["gelu"]["beta1"] == pytest.approx(1.1289, abs=1e-4)
+    assert ACTIVATION_CONSTANTS["gelu"]["beta2"] == pytest.approx(0.7979, abs=1e-4)
+
+
+# ------------------------------------------------------------------ optimization quantities
+def cosines(G, D):
+    return (G @ D.T).norm(dim=0) / (G.norm() * D.norm(dim=1))
+
+
+@pytest.mark.parametrize("d_out,noise", [(1, 0.05), (1, 1.0), (3, 0.05), (3, 1.0)])
+def test_rsc_certificate_against_dense_loss_hessian(d_out, noise):
+    model = make(3, 5, 2, d_out, activation="tanh", init_scale=2.0, seed=7)
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(6, 3, generator=gen, dtype=torch.float64)
+    with torch.no_grad():
+        y = model(x) + noise * torch.randn(6, d_out, generator=gen, dtype=torch.float64)
+    H = wnlib.dense_hessian(model, x, y=y)
+    G = wnlib.gbar(model, x).detach()
+    top = torch.linalg.svd(G).Vh[0]
+    D = top[None] + 0.3 * torch.randn(400, G.shape[1], generator=gen, dtype=torch.float64) / math.sqrt(G.shape[1])
+    cos = cosines(G, D)
+    kappa = float(cos.min())
+    alpha = rsc_certificate(model, x, y, kappa, hessian="dense")
+    quad = torch.einsum("ni,ij,nj->n", D, H, D) / D.pow(2).sum(1)
+    assert bool((quad >= alpha - 1e-10).all())
+    if noise < 0.1:
+        assert alpha > 0  # the certificate bites: small residuals, directions aligned with gbar
+        assert float(quad.min()) < 20 * alpha  # and is not vacuous
+    certified = rsc_certificate(model, x, y, kappa, hessian="bound")
+    assert certified <= alpha + 1e-12
+
+
+def test_smoothness_and_contraction():
+    model = make(3, 4, 2, 1, activation="softplus", seed=2)
+    x = torch.randn(5, 3, dtype=torch.float64)
+    y = torch.randn(5, 1, dtype=torch.float64)
+    beta = smoothness(model, x, y)
+    eig = torch.linalg.eigvalsh(wnlib.dense_hessian(model, x, y=y))
+    assert beta == pytest.approx(float(eig.max()), rel=1e-6)
+    assert predicted_contraction(1.0, 4.0, 1.0) == pytest.approx(0.75)
+    assert predicted_contraction(0.5, 2.0, 0.5) == pytest.approx(1 - 0.5 * 0.5 * 1.5 / 2.0)
+    for bad in [0.0, 2.0, -1.0, 3.0]:
+        with pytest.raises(ValueError, match="omega"):
+            predicted_contraction(1.0, 1.0, bad)
+    with pytest.raises(ValueError, match="beta"):
+        predicted_contraction(1.0, 0.0, 1.0)
+    with pytest.raises(ValueError, match="kappa"):
+        rsc_certificate(model, x, y, 1.5)
+
+
+# ------------------------------------------------------------------ generalization bound
+def test_generalization_bound_width_independent_at_equal_constraints():
+    vals = []
+    for width in [2, 16, 128, 1024]:
+        model = wnlib.WeightNormMLP(5, width, 3, 1, activation="tanh", seed=0)
+        res = generalization_bound(model, 1000, 0.05, gamma=[1.0, 0.8, 0.8], nu=2.0)
+        vals.append(res.value)
+    assert max(vals) == min(vals)
+    measured = [wnlib.bounds.norm_constraints(wnlib.WeightNormMLP(5, w, 3, 1, seed=0))["gamma"][1]
+                for w in [16, 1024]]
+    assert measured[1] > 4 * measured[0]  # the l1 norms of unit rows grow like sqrt(m): said in the docstring
+
+
+def test_generalization_bound_by_hand_and_shape():
+    model = wnlib.WeightNormMLP(4, 8, 1, 1, activation="sigmoid", seed=0)
+    res = generalization_bound(model, 400, 0.1, loss_bound=1.0, gamma=[2.0], nu=3.0)
+    t1 = 0.5 + 1.0 * 0.25 * 2.0 * 2.0  # |phi(0)| + c beta1 gamma X, X = sqrt(4)
+    expected = 2 * 2 * 3.0 * t1 / math.sqrt(400) + math.sqrt(math.log(10) / 800)
+    assert res.value == pytest.approx(expected, rel=1e-12)
+    assert res.vacuous == (expected >= 1.0)
+    # decreasing in n, never overflows with depth, vacuous flag for a deep net
+    deep = wnlib.WeightNormMLP(4, 4, 200, 1, activation="gelu", seed=0)
+    big = generalization_bound(deep, 100, 0.05, gamma=3.0, nu=1.0)
+    assert big.vacuous and math.isfinite(big.log_rademacher)
+    assert generalization_bound(model, 10_000, 0.1).value < generalization_bound(model, 100, 0.1).value
+    with pytest.raises(ValueError, match="delta"):
+        generalization_bound(model, 10, 1.5)
+    with pytest.raises(ValueError, match="gamma"):
+        generalization_bound(model, 10, 0.1, gamma=[1.0, 1.0])
+
+
+def test_generalization_gap_helper():
+    model = wnlib.WeightNormMLP(3, 4, 1, 1, seed=0).double()
+    x = torch.randn(10, 3, dtype=torch.float64)
+    y = torch.zeros(10, 1, dtype=torch.float64)
+    gap, tr, te = wnlib.bounds.generalization_gap(model, x[:5], y[:5], x[5:], y[5:])
+    assert gap == pytest.approx(te - tr)
+    assert tr == pytest.approx(float(wnlib.square_loss(model, x[:5], y[:5])))
+
+
+# ------------------------------------------------------------------ paper shapes
+def test_paper_scaling_fits_constant_and_labels_it():
+    widths = np.array([64, 256, 1024])
+    fit = paper_scaling("hessian", width=widths, depth=3, rho_min=0.5, measured=7.0 * 27 / (np.sqrt(widths) * 0.5))
+    assert fit.constant == pytest.approx(7.0)
+    assert "fitted constant, not the paper's" in fit.label
+    gen = paper_scaling("generalization", depth=[1, 4], n=100)
+    assert np.allclose(gen.values, [0.1, 0.2]) and gen.constant == 1.0
+    with pytest.raises(ValueError, match="rho_min"):
+        paper_scaling("hessian", width=4, depth=2)
+    with pytest.raises(ValueError, match="kind"):
+        paper_scaling("loss", depth=2, n=3)
