@@ -22,10 +22,11 @@ import datetime
 import hashlib
 import itertools
 import json
+import logging
 import math
 import os
 import time
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -39,6 +40,8 @@ from .hardware import describe as describe_hardware
 from .model import ACTIVATIONS, GAIN_PRESETS, INIT_MODES, PlainMLP, WeightNormMLP
 from .store import Store
 from .training import TRACKABLE, NonFiniteLossError, _track, train
+
+log = logging.getLogger("wnlib.experiments")
 
 PROFILES = ("quick", "full")
 MODELS = ("weightnorm", "plain")
@@ -154,10 +157,11 @@ def build_model(config: RunConfig, d_in: int, d_out: int) -> torch.nn.Module:
                init_scale=config.init_scale, init_mode=config.init_mode, gains=config.gains, seed=config.seed)
 
 
-def _metadata(config: RunConfig, device, wall_time: float, status: str) -> dict:
+def _metadata(config: RunConfig, device, wall_time: float, status: str, resumed_from_epoch: int) -> dict:
     from . import __version__
 
     return dict(config=config.to_dict(), status=status, wall_time_s=round(wall_time, 3),
+                resumed_from_epoch=resumed_from_epoch,
                 wnlib_version=__version__, torch_version=torch.__version__, device=describe_hardware(device),
                 dataset=config.dataset, seed=config.seed,
                 date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
@@ -180,10 +184,11 @@ def run(config: RunConfig, store: Store | str | os.PathLike | None = None, *, ch
     data = _load_data(config, device)
     model = build_model(config, data.d_in, data.d_out).to(device)
     state = store.load_checkpoint(config.key)
-    wall_before = 0.0
+    wall_before, resumed_from = 0.0, 0
     if state is not None:
         model.load_state_dict(state["model"])
-        wall_before = state["wall_time_s"]
+        wall_before, resumed_from = state["wall_time_s"], state["train"]["epoch"]
+        log.info("run %s: resuming from its checkpoint at epoch %d", config.key, resumed_from)
     sleep = float(os.environ.get(SLEEP_ENV, 0))
     started = time.perf_counter()
 
@@ -207,7 +212,7 @@ def run(config: RunConfig, store: Store | str | os.PathLike | None = None, *, ch
         history, status = err.history, "diverged"
     # wall-clock columns would make two identical runs differ: the wall time goes to the metadata instead
     frame = history.frame.drop(columns=["time_s"], errors="ignore")
-    meta = _metadata(config, device, wall_before + time.perf_counter() - started, status)
+    meta = _metadata(config, device, wall_before + time.perf_counter() - started, status, resumed_from)
     store.save(config.key, frame, meta)
     return store.load(config.key)
 
@@ -221,6 +226,18 @@ def _run_in_worker(config: dict, root: str, checkpoint_every: int) -> str:
 
 def _limit_threads(threads: int) -> None:
     torch.set_num_threads(threads)
+
+
+class _Inline(Executor):
+    """Runs each task in the calling process when it is submitted (one worker: no process to start)."""
+
+    def submit(self, fn, *args, **kwargs):
+        future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as err:  # noqa: BLE001 - handed to the caller through the future
+            future.set_exception(err)
+        return future
 
 
 def tidy(results: Iterable[tuple[RunConfig, pd.DataFrame]]) -> pd.DataFrame:
@@ -241,6 +258,8 @@ def sweep(configs: Iterable[RunConfig], *, executor: Executor | None = None,
     task is the top-level function ``_run_in_worker(config_dict, out_dir, checkpoint_every)``). By default a
     local process pool (``spawn`` context, ``max_workers`` processes sharing the cores). Finished runs are
     loaded, unfinished ones resume from their checkpoints. A tqdm bar counts runs.
+    With one worker (``max_workers=1``, or a machine with fewer than 4 cores) the runs go one after the
+    other in this process, which saves starting a process (and importing torch) for nothing.
     """
     configs = list(dict.fromkeys(configs))  # drop duplicates, keep order
     for c in configs:
@@ -251,14 +270,16 @@ def sweep(configs: Iterable[RunConfig], *, executor: Executor | None = None,
     from tqdm.auto import tqdm
 
     bar = tqdm(total=len(configs), initial=len(configs) - len(todo), desc="runs", unit="run", disable=not progress)
-    own = executor is None and len(todo) > 0
+    cores = os.cpu_count() or 1
+    workers = max_workers or max(1, min(len(todo), cores // 2))
+    own = executor is None and len(todo) > 0 and workers > 1
     if own:
         import multiprocessing
 
-        cores = os.cpu_count() or 1
-        workers = max_workers or max(1, min(len(todo), cores // 2 or 1))
         executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                        initializer=_limit_threads, initargs=(max(1, cores // workers),))
+    elif executor is None:
+        executor = _Inline()
     try:
         futures = [executor.submit(_run_in_worker, c.to_dict(), str(store.root), checkpoint_every) for c in todo]
         for future in as_completed(futures):
@@ -292,7 +313,7 @@ def _base(profile: str) -> RunConfig:
 def _paper(profile, base):
     every = dict(track=("loss", "accuracy", "rho_min", "gbar_sq", "hessian"))
     if profile == "quick":
-        return grid(base.replace(track_every=3, hessian_inputs=2, **every), width=[64, 128], init_scale=[0.5, 5.0])
+        return grid(base.replace(track_every=5, hessian_inputs=1, **every), width=[64, 128], init_scale=[0.5, 5.0])
     datasets = [base.dataset] if base.dataset != "mnist" else ["mnist", "cifar10"]
     return grid(base.replace(**every), dataset=datasets, width=[512, 1024], init_scale=[0.5, 5.0])
 
@@ -311,7 +332,7 @@ def _depth(profile, base):
 
 def _init_scale(profile, base):
     tracked = base.replace(track=("loss", "accuracy", "rho_min", "gbar_sq", "hessian"),
-                           track_every=3 if profile == "quick" else 5, hessian_inputs=2)
+                           track_every=5, hessian_inputs=1 if profile == "quick" else 4)
     scales = [0.25, 0.5, 1.0, 2.0, 5.0, 10.0]
     return grid(tracked, init_scale=scales, seed=[0] if profile == "quick" else [0, 1, 2])
 

@@ -120,7 +120,7 @@ class Store:
             _discard(history_path, "checksum mismatch with meta.json (truncated or modified)")
             meta_path.unlink(missing_ok=True)
             return None
-        return pd.read_csv(io.BytesIO(data), float_precision="round_trip"), meta
+        return pd.read_csv(io.BytesIO(data)), meta
 
     def is_done(self, key: str) -> bool:
         """Whether a finished run is stored (cheap: does not verify the checksum)."""

@@ -1,0 +1,168 @@
+"""Experiments: CLI, resume after kill -9, corrupted files, executors, stacked training, committed results."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import Executor, ThreadPoolExecutor
+
+import pandas as pd
+import pytest
+
+from wnlib import experiments
+from wnlib.__main__ import main
+from wnlib.experiments import EXPERIMENTS, RunConfig, run, sweep, train_stacked
+from wnlib.store import CorruptFileWarning, Store
+
+TINY = RunConfig(width=8, depth=1, epochs=4, n_train=200, momentum=0.9, track=("loss", "accuracy", "rho_min"))
+
+
+def _cli(*args, env=None, **kwargs):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
+    return subprocess.Popen([sys.executable, "-m", "wnlib", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+# ---- command line ----------------------------------------------------------------------------------------
+
+def test_help_lists_experiments(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in EXPERIMENTS) and "reproduce" in out and "sweep" in out
+
+
+@pytest.mark.parametrize("argv, names", [
+    (["reproduce", "nope"], ["EXPERIMENT", "paper", "width"]),
+    (["reproduce", "width", "--profile", "medium"], ["--profile", "quick", "full"]),
+    (["reproduce", "width", "--dataset", "imagenet"], ["--dataset", "digits", "mnist"]),
+    (["reproduce", "width", "--workers", "0"], ["--workers", "int > 0"]),
+    (["sweep", "/no/such/file.json"], ["CONFIG_FILE", "no such file"]),
+    ([], ["reproduce", "sweep"]),
+])
+def test_argument_errors_name_the_argument(capsys, argv, names):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert all(name in err for name in names), err
+
+
+def test_sweep_file_errors(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"base": {"widht": 8}}))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sweep", str(bad)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "CONFIG_FILE" in err and "'widht'" in err and "'width'" in err
+
+
+def test_configs_follow_the_paper():
+    full = experiments.configs("paper", "full")
+    assert {c.dataset for c in full} == {"mnist", "cifar10"} and {c.width for c in full} == {512, 1024}
+    assert {c.init_scale for c in full} == {0.5, 5.0}
+    assert {(c.lr, c.batch_size, c.momentum) for c in full} == {(0.001, 512, 0.0)}
+    assert "hessian" in full[0].track and "gbar_sq" in full[0].track
+    for name in EXPERIMENTS:
+        for profile in experiments.PROFILES:
+            cs = experiments.configs(name, profile)
+            assert cs and len({c.key for c in cs}) == len(cs)
+    assert {c.dataset for c in experiments.configs("width", "quick", dataset="teacher")} == {"teacher"}
+    with pytest.raises(ValueError, match="experiment must be one of"):
+        experiments.configs("nope")
+    with pytest.raises(ValueError, match="RunConfig field must be one of"):
+        RunConfig.from_dict({"widht": 3})
+    assert TINY.key == RunConfig.from_dict(TINY.to_dict()).key != TINY.replace(seed=1).key
+
+
+# ---- resume, corruption, executors -----------------------------------------------------------------------
+
+def test_resume_after_kill_gives_identical_results(tmp_path):
+    """kill -9 the CLI (and its worker) between two checkpoints, rerun it, compare with an uninterrupted run."""
+    config = TINY.replace(epochs=5)
+    spec = tmp_path / "sweep.json"
+    spec.write_text(json.dumps({"base": config.to_dict(), "checkpoint_every": 1}))
+    out = tmp_path / "killed"
+    checkpoint = Store(out).run_dir(config.key) / "checkpoint.pt"
+    proc = _cli("sweep", str(spec), "--out", str(out), env={experiments.SLEEP_ENV: "60"}, start_new_session=True)
+    deadline = time.time() + 60
+    while not checkpoint.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    assert checkpoint.exists() and not Store(out).is_done(config.key)
+
+    proc = _cli("sweep", str(spec), "--out", str(out))
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    resumed, meta = Store(out).load(config.key)
+    assert meta["resumed_from_epoch"] >= 1 and not checkpoint.exists()
+    uninterrupted, meta_ref = run(config, tmp_path / "ref")
+    pd.testing.assert_frame_equal(resumed, uninterrupted, check_exact=True)
+    assert meta["history_sha256"] == meta_ref["history_sha256"]
+
+
+def test_corrupted_result_is_reported_and_recomputed(tmp_path):
+    first, _ = run(TINY, tmp_path)
+    path = Store(tmp_path).run_dir(TINY.key) / "history.csv"
+    path.write_bytes(path.read_bytes()[:-30])
+    with pytest.warns(CorruptFileWarning, match="history.csv"):
+        again, _ = run(TINY, tmp_path)
+    pd.testing.assert_frame_equal(again, first, check_exact=True)
+
+
+def test_corrupted_checkpoint_is_reported_and_recomputed(tmp_path):
+    store = Store(tmp_path)
+    stop = RuntimeError("stop after the first checkpoint")
+
+    def save_then_stop(key, state, _save=store.save_checkpoint):
+        _save(key, state)
+        raise stop
+
+    store.save_checkpoint = save_then_stop
+    with pytest.raises(RuntimeError, match="stop after"):
+        run(TINY, store, checkpoint_every=2)
+    path = Store(tmp_path).run_dir(TINY.key) / "checkpoint.pt"
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.warns(CorruptFileWarning, match="checkpoint.pt"):
+        again, meta = run(TINY, tmp_path)
+    assert meta["resumed_from_epoch"] == 0
+    pd.testing.assert_frame_equal(again, run(TINY, tmp_path / "ref")[0], check_exact=True)
+
+
+class NoCompute(Executor):
+    """An executor that fails if anything is submitted: proves results were loaded, not computed."""
+
+    def submit(self, fn, *args, **kwargs):
+        raise AssertionError(f"unexpected computation: {args[0] if args else fn}")
+
+
+def test_sweep_with_a_thread_pool_then_loads(tmp_path):
+    configs = [TINY.replace(seed=s) for s in (0, 1)]
+    with ThreadPoolExecutor(2) as pool:
+        frame, metas = sweep(configs, executor=pool, out=tmp_path, progress=False)
+    assert set(frame["key"]) == {c.key for c in configs} and len(metas) == 2
+    assert set(frame["seed"]) == {0, 1} and {"train_loss", "rho_min", "width"} <= set(frame.columns)
+    again, _ = sweep(configs, executor=NoCompute(), out=tmp_path, progress=False)
+    pd.testing.assert_frame_equal(again, frame, check_exact=True)
+
+
+def test_stacked_training_matches_sequential(tmp_path):
+    configs = [TINY.replace(momentum=0.0, seed=s, init_scale=c) for s, c in ((0, 0.5), (1, 5.0), (2, 1.0))]
+    stacked = train_stacked(configs)
+    for config, history in zip(configs, stacked):
+        sequential, _ = run(config, tmp_path)
+        pd.testing.assert_frame_equal(history, sequential, check_exact=False, check_dtype=False, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="'width'"):
+        train_stacked([TINY.replace(momentum=0.0), TINY.replace(momentum=0.0, width=9)])
+
+
+def test_committed_quick_results_load_without_computing():
+    """The book's results under book/results match the quick experiment definitions (nothing to recompute)."""
+    for name in EXPERIMENTS:
+        frame, meta = experiments.load_or_run(name, "quick", executor=NoCompute(), progress=False)
+        assert len(frame) and meta["n_runs"] == len(experiments.configs(name, "quick"))
+        assert name in experiments.produced_by(meta)
