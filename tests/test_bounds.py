@@ -36,7 +36,7 @@ def sgd_steps(model, steps, seed, lr=0.05):
 
 
 # ------------------------------------------------------------------ the certified Hessian bound (property test)
-@settings(max_examples=45, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(depth=st.integers(1, 4), width=st.integers(2, 16), act=st.sampled_from(wnlib.SMOOTH_ACTIVATIONS),
        init_mode=st.sampled_from(["c/sqrt(m)", "c*sqrt(m)"]), gains=st.sampled_from(["fixed", "pytorch"]),
        rho=st.sampled_from([None, 1e-3, 1e3, "per-row"]), bias=st.booleans(), steps=st.sampled_from([0, 0, 3]),
@@ -67,8 +67,7 @@ def test_hessian_bound_never_below_dense_hessian(depth, width, act, init_mode, g
 
 # ------------------------------------------------------------------ closed form: one hidden layer, one neuron
 def one_neuron_hessian(v, g, V, x, act, train_gain):
-    """Hand-derived Hessian of f = V phi(g u^T x), u = v/||v||, parameters (v, [g], V), in model order."""
-    phi = wnlib.model.ACTIVATIONS[act]
+    """Hand-derived Hessian of f = V phi(g u^T x), u = v/||v||, parameters ordered (v, [g], V)."""
     _, d1, d2 = bounds._phi_derivs(act, (g * v / v.norm()) @ x)
     r = v.norm()
     u = v / r
@@ -77,7 +76,6 @@ def one_neuron_hessian(v, g, V, x, act, train_gain):
     hess_ux = -(ux * P + torch.outer(Px, u) + torch.outer(u, Px)) / r ** 2  # Hessian of u(v)^T x
     Hvv = V * (d2 * g ** 2 * torch.outer(Px, Px) / r ** 2 + d1 * g * hess_ux)
     HvV = (d1 * g * Px / r)[:, None]
-    blocks = [Hvv, HvV]
     if not train_gain:
         top = torch.cat([Hvv, HvV], 1)
         bottom = torch.cat([HvV.T, torch.zeros(1, 1, dtype=v.dtype)], 1)
@@ -92,7 +90,6 @@ def one_neuron_hessian(v, g, V, x, act, train_gain):
     H[:p, p + 1] = H[p + 1, :p] = HvV[:, 0]
     H[p, p] = Hgg
     H[p, p + 1] = H[p + 1, p] = HgV
-    del phi, blocks
     return H
 
 
@@ -107,6 +104,8 @@ def test_one_neuron_closed_form(act, gains, rho):
     H = one_neuron_hessian(layer.v.detach()[0], layer.g.detach()[0], model.V.detach()[0, 0], x, act,
                            gains == "pytorch")
     dense = wnlib.dense_hessian(model, x)
+    order = [len(H) - 1] + list(range(len(H) - 1))  # model.parameters(): V first, then v (and g)
+    H = H[order][:, order]
     torch.testing.assert_close(H, dense, rtol=1e-9, atol=1e-12)
     exact = float(torch.linalg.matrix_norm(H, 2))
     b = float(hessian_bound(model, x[None])[0])
@@ -204,7 +203,7 @@ def cosines(G, D):
     return (G @ D.T).norm(dim=0) / (G.norm() * D.norm(dim=1))
 
 
-@pytest.mark.parametrize("d_out,noise", [(1, 0.05), (1, 1.0), (3, 0.05), (3, 1.0)])
+@pytest.mark.parametrize("d_out,noise", [(1, 1e-3), (1, 1.0), (3, 1e-3), (3, 1.0)])
 def test_rsc_certificate_against_dense_loss_hessian(d_out, noise):
     model = make(3, 5, 2, d_out, activation="tanh", init_scale=2.0, seed=7)
     gen = torch.Generator().manual_seed(1)
@@ -214,13 +213,13 @@ def test_rsc_certificate_against_dense_loss_hessian(d_out, noise):
     H = wnlib.dense_hessian(model, x, y=y)
     G = wnlib.gbar(model, x).detach()
     top = torch.linalg.svd(G).Vh[0]
-    D = top[None] + 0.3 * torch.randn(400, G.shape[1], generator=gen, dtype=torch.float64) / math.sqrt(G.shape[1])
+    D = top[None] + 0.2 * torch.randn(400, G.shape[1], generator=gen, dtype=torch.float64) / math.sqrt(G.shape[1])
     cos = cosines(G, D)
     kappa = float(cos.min())
     alpha = rsc_certificate(model, x, y, kappa, hessian="dense")
     quad = torch.einsum("ni,ij,nj->n", D, H, D) / D.pow(2).sum(1)
     assert bool((quad >= alpha - 1e-10).all())
-    if noise < 0.1:
+    if noise < 0.01:
         assert alpha > 0  # the certificate bites: small residuals, directions aligned with gbar
         assert float(quad.min()) < 20 * alpha  # and is not vacuous
     certified = rsc_certificate(model, x, y, kappa, hessian="bound")
@@ -282,7 +281,7 @@ def test_generalization_gap_helper():
     y = torch.zeros(10, 1, dtype=torch.float64)
     gap, tr, te = wnlib.bounds.generalization_gap(model, x[:5], y[:5], x[5:], y[5:])
     assert gap == pytest.approx(te - tr)
-    assert tr == pytest.approx(float(wnlib.square_loss(model, x[:5], y[:5])))
+    assert tr == pytest.approx(float(wnlib.square_loss(model, x[:5], y[:5]).detach()))
 
 
 # ------------------------------------------------------------------ paper shapes
