@@ -18,3 +18,7 @@ __all__ = [
     "predictor_hessian_norm", "rescale_rows", "rho_min", "rho_min_per_layer", "row_norms", "spectral_norm",
     "square_loss", "train",
 ]
+
+from .experiments import RunConfig, load_or_run, sweep  # noqa: E402
+
+__all__ += ["RunConfig", "load_or_run", "sweep"]
