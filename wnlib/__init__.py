@@ -22,3 +22,7 @@ __all__ = [
 from .experiments import RunConfig, load_or_run, sweep  # noqa: E402
 
 __all__ += ["RunConfig", "load_or_run", "sweep"]
+from .bounds import (ACTIVATION_CONSTANTS, generalization_bound, generalization_gap, hessian_bound,  # noqa: E402
+                     paper_scaling, predicted_contraction, rsc_certificate, smoothness)
+__all__ += ["ACTIVATION_CONSTANTS", "generalization_bound", "generalization_gap", "hessian_bound", "paper_scaling",
+            "predicted_contraction", "rsc_certificate", "smoothness"]
