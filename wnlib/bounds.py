@@ -107,7 +107,8 @@ class HessianBoundTerms:
     kappa_max: float  # the largest Jacobian-product norm ||K_{j,l}|| used
 
 
-def _bound_one(layers, name: str, x: torch.Tensor, Vc: torch.Tensor, width: int, jacobians: str):
+def _bound_one(layers, name: str, x: torch.Tensor, Vcols: list, width: int, jacobians: str):
+    """Theorem H for one input and every output column in ``Vcols`` (the Jacobian norms are shared)."""
     consts = ACTIVATION_CONSTANTS[name]
     L = len(layers)
     # forward pass: a_0 = x, z_l = W_l a_{l-1} + b_l, a_l = phi(z_l)
@@ -116,13 +117,6 @@ def _bound_one(layers, name: str, x: torch.Tensor, Vc: torch.Tensor, width: int,
         z = lay["W"] @ a[-1] + (0.0 if lay["b"] is None else lay["b"])
         y, p1, p2 = _phi_derivs(name, z)
         a.append(y), d1.append(p1), d2.append(p2)
-    # backward vectors: b_L = V_c / sqrt(m), delta_l = phi'(z_l) * b_l, b_{l-1} = W_l^T delta_l
-    bvec, delta = [None] * L, [None] * L
-    bvec[L - 1] = Vc / math.sqrt(width)
-    for l in range(L - 1, -1, -1):
-        delta[l] = d1[l] * bvec[l]
-        if l > 0:
-            bvec[l - 1] = layers[l]["W"].T @ delta[l]
     # per-layer sensitivities: c_{l,i} = max(1[g trained], |g_i|/r_i), s_l = sqrt((max_i c_{l,i} ||a_{l-1}||)^2 + 1[b])
     c, s, lam = [], [], []
     for l, lay in enumerate(layers):
@@ -139,8 +133,10 @@ def _bound_one(layers, name: str, x: torch.Tensor, Vc: torch.Tensor, width: int,
         for l in range(L):
             M = torch.eye(layers[l]["W"].shape[0], dtype=torch.float64)
             for j in range(l, L):
-                if j > l:
-                    M = layers[j]["W"] @ (d1[j - 1][:, None] * M)
+                if j == l:  # K_{l,l} = I
+                    kappa[j][l], kappa_a[j][l] = 1.0, float(d1[j].abs().max())
+                    continue
+                M = layers[j]["W"] @ (d1[j - 1][:, None] * M)
                 kappa[j][l] = float(torch.linalg.matrix_norm(M, 2))
                 kappa_a[j][l] = float(torch.linalg.matrix_norm(d1[j][:, None] * M, 2))
     else:  # "product": ||K_{j,l}|| <= prod_{i=l+1}^{j} beta1 ||W_i||_2
@@ -154,14 +150,24 @@ def _bound_one(layers, name: str, x: torch.Tensor, Vc: torch.Tensor, width: int,
                 kappa_a[j][l] = consts["beta1"] * prod
     zeta = [math.sqrt(sum((kappa[j][l] * s[l]) ** 2 for l in range(j + 1))) for j in range(L)]
     xi = [math.sqrt(sum((kappa_a[j][l] * s[l]) ** 2 for l in range(j + 1))) for j in range(L)]
-    A1 = sum(float((bvec[l] * d2[l]).abs().max()) * zeta[l] ** 2 for l in range(L))
-    A2 = max(float(a[l].norm()) * float((delta[l].abs() * lam[l]).max()) for l in range(L))
-    A3 = 2.0 * math.sqrt(sum((float((delta[l] * c[l]).norm()) * xi[l - 1]) ** 2 for l in range(1, L)))
-    A = A1 + A2 + A3
-    B = xi[L - 1] / math.sqrt(width)
-    bound = SAFETY * (A + math.sqrt(A * A + 4.0 * B * B)) / 2.0
     kmax = max(max(row) for row in kappa)
-    return HessianBoundTerms(A1=A1, A2=A2, A3=A3, B=B, bound=bound, kappa_max=kmax)
+    results = []
+    for Vc in Vcols:
+        # backward vectors: b_L = V_c / sqrt(m), delta_l = phi'(z_l) * b_l, b_{l-1} = W_l^T delta_l
+        bvec, delta = [None] * L, [None] * L
+        bvec[L - 1] = Vc / math.sqrt(width)
+        for l in range(L - 1, -1, -1):
+            delta[l] = d1[l] * bvec[l]
+            if l > 0:
+                bvec[l - 1] = layers[l]["W"].T @ delta[l]
+        A1 = sum(float((bvec[l] * d2[l]).abs().max()) * zeta[l] ** 2 for l in range(L))
+        A2 = max(float(a[l].norm()) * float((delta[l].abs() * lam[l]).max()) for l in range(L))
+        A3 = 2.0 * math.sqrt(sum((float((delta[l] * c[l]).norm()) * xi[l - 1]) ** 2 for l in range(1, L)))
+        A = A1 + A2 + A3
+        B = xi[L - 1] / math.sqrt(width)
+        bound = SAFETY * (A + math.sqrt(A * A + 4.0 * B * B)) / 2.0
+        results.append(HessianBoundTerms(A1=A1, A2=A2, A3=A3, B=B, bound=bound, kappa_max=kmax))
+    return results
 
 
 @torch.no_grad()
@@ -195,7 +201,9 @@ def hessian_bound(model: nn.Module, x: torch.Tensor, *, output: int | None = Non
     a worst case over directions and does **not** decay with ``m`` at fixed ``rho_min``; ``||alpha^(l)||`` grows like
     ``sqrt(m)``, which the ``1/sqrt(m)`` output scaling cancels, so at fixed ``rho_min`` and fixed ``||V_c||`` it is
     roughly width-independent (it grows with ``m`` if ``V`` entries are O(1), e.g. ``init_mode="c*sqrt(m)"``).
-    A relative slack ``SAFETY = 1 + 1e-9`` absorbs float64 rounding. ``return_terms=True`` also returns the
+    Cost per input: ``L(L-1)`` dense ``m x m`` SVDs (about 0.1 s per input at ``m = 256, L = 3`` on a laptop CPU; use
+    ``jacobians="product"`` or a few inputs for ``m >= 1024``). A relative slack ``SAFETY = 1 + 1e-9`` absorbs
+    float64 rounding. ``return_terms=True`` also returns the
     :class:`HessianBoundTerms` (list per input, per output).
 
     Explained in: book/A_proofs.md (Theorem H).
@@ -208,7 +216,7 @@ def hessian_bound(model: nn.Module, x: torch.Tensor, *, output: int | None = Non
     V = model.V.detach().double()
     values, terms = [], []
     for xi in xb:
-        per = [_bound_one(layers, model.activation, xi, V[:, cc], model.width, jacobians) for cc in outputs]
+        per = _bound_one(layers, model.activation, xi, [V[:, cc] for cc in outputs], model.width, jacobians)
         values.append(max(t.bound for t in per))
         terms.append(per)
     out = torch.tensor(values, dtype=torch.float64)
