@@ -164,3 +164,11 @@ def test_committed_quick_results_load_without_computing():
         frame, meta = experiments.load_or_run(name, "quick", executor=NoCompute(), progress=False)
         assert len(frame) and meta["n_runs"] == len(experiments.configs(name, "quick"))
         assert name in experiments.produced_by(meta)
+
+
+def test_default_process_pool(tmp_path):
+    """The default executor with two workers: spawned processes, results equal to an in-process run."""
+    configs = [TINY.replace(epochs=2, seed=s) for s in (0, 1)]
+    frame, _ = sweep(configs, out=tmp_path / "pool", max_workers=2, progress=False)
+    inline, _ = sweep(configs, out=tmp_path / "inline", max_workers=1, progress=False)
+    pd.testing.assert_frame_equal(frame, inline, check_exact=True)
