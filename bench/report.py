@@ -1,0 +1,68 @@
+"""The benchmark table: one ``Row`` per measured number, printed as text and saved as JSON."""
+from __future__ import annotations
+
+import datetime
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+COLUMNS = ("benchmark", "case", "metric", "value", "target", "met")
+
+
+@dataclass
+class Row:
+    """One number: ``value`` of ``metric`` for ``case``; ``met`` is None where there is no ``target``."""
+
+    benchmark: str
+    case: str
+    metric: str
+    value: float
+    target: str = ""
+    met: bool | None = None
+
+
+def row(benchmark: str, case: str, metric: str, value: float, *, at_most: float | None = None,
+        at_least: float | None = None) -> Row:
+    """A ``Row`` whose target (if any) is ``value <= at_most`` or ``value >= at_least``."""
+    value = float(value)
+    if at_most is not None:
+        return Row(benchmark, case, metric, value, f"<= {at_most:g}", bool(value <= at_most))
+    if at_least is not None:
+        return Row(benchmark, case, metric, value, f">= {at_least:g}", bool(value >= at_least))
+    return Row(benchmark, case, metric, value)
+
+
+def _fmt(value: float) -> str:
+    if math.isnan(value):
+        return "nan"
+    if value == 0 or 1e-3 <= abs(value) < 1e5:
+        return f"{value:.4g}"
+    return f"{value:.2e}"
+
+
+def format_table(rows: list[Row]) -> str:
+    """A plain-text (also Markdown) table with the columns ``COLUMNS``."""
+    cells = [[r.benchmark, r.case, r.metric, _fmt(r.value), r.target,
+              "" if r.met is None else ("yes" if r.met else "NO")] for r in rows]
+    widths = [max(len(c) for c in col) for col in zip(COLUMNS, *cells)]
+    line = lambda items: "| " + " | ".join(s.ljust(w) for s, w in zip(items, widths)) + " |"  # noqa: E731
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(COLUMNS), rule] + [line(c) for c in cells])
+
+
+def save(rows: list[Row], path: Path, *, hardware: str, quick: bool, threads: int) -> None:
+    """Write the table as JSON with the hardware, torch version, date and profile it ran with."""
+    payload = {
+        "hardware": hardware,
+        "torch": torch.__version__,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "torch_threads": threads,
+        "quick": quick,
+        "columns": list(COLUMNS),
+        "rows": [asdict(r) for r in rows],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=1) + "\n")

@@ -1,0 +1,27 @@
+"""Smoke test of the benchmarks at toy size: the table has the right columns (no timing is asserted)."""
+import subprocess
+import sys
+from pathlib import Path
+
+from bench import hvp
+from bench.report import COLUMNS, Row, format_table
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_hvp_rows_at_toy_size():
+    import torch
+
+    rows = hvp.run(torch.device("cpu"), quick=True)
+    assert rows and all(isinstance(r, Row) for r in rows)
+    assert {r.metric for r in rows} == {"ms per gradient", "ms per HVP", "HVP / gradient"}
+    assert all(r.value > 0 for r in rows)
+    assert all((r.met is None) == (r.target == "") for r in rows)
+    header = format_table(rows).splitlines()[0]
+    assert [c.strip() for c in header.strip("|").split("|")] == list(COLUMNS)
+
+
+def test_cli_quick_only_hvp():
+    out = subprocess.run([sys.executable, "-m", "bench", "--quick", "--only", "hvp"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300, check=True).stdout
+    assert "| benchmark | case" in out and "HVP / gradient" in out
