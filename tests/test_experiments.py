@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import Executor, ThreadPoolExecutor
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -15,6 +16,7 @@ from wnlib.__main__ import main
 from wnlib.experiments import EXPERIMENTS, RunConfig, run, sweep, train_stacked
 from wnlib.store import CorruptFileWarning, Store
 
+BOOK_RESULTS = Path(__file__).resolve().parent.parent / "book" / "results"
 TINY = RunConfig(width=8, depth=1, epochs=4, n_train=200, momentum=0.9, track=("loss", "accuracy", "rho_min"))
 
 
@@ -161,7 +163,7 @@ def test_stacked_training_matches_sequential(tmp_path):
 def test_committed_quick_results_load_without_computing():
     """The book's results under book/results match the quick experiment definitions (nothing to recompute)."""
     for name in EXPERIMENTS:
-        frame, meta = experiments.load_or_run(name, "quick", executor=NoCompute(), progress=False)
+        frame, meta = experiments.load_or_run(name, "quick", executor=NoCompute(), progress=False, out=BOOK_RESULTS)
         assert len(frame) and meta["n_runs"] == len(experiments.configs(name, "quick"))
         assert name in experiments.produced_by(meta)
 

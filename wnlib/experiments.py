@@ -289,7 +289,8 @@ def sweep(configs: Iterable[RunConfig], *, executor: Executor | None = None,
         bar.close()
         if own:
             executor.shutdown(cancel_futures=True)
-    results = [(c, *run(c, store, checkpoint_every=checkpoint_every)) for c in configs]  # loads (recomputes if corrupted)
+    # every run is stored now: this loads them (and would recompute one corrupted since)
+    results = [(c, *run(c, store, checkpoint_every=checkpoint_every)) for c in configs]
     return tidy((c, h) for c, h, _ in results), [m for _, _, m in results]
 
 

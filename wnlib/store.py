@@ -120,6 +120,7 @@ class Store:
             _discard(history_path, "checksum mismatch with meta.json (truncated or modified)")
             meta_path.unlink(missing_ok=True)
             return None
+        (folder / CHECKPOINT).unlink(missing_ok=True)  # left behind if a run was killed right after finishing
         return pd.read_csv(io.BytesIO(data)), meta
 
     def is_done(self, key: str) -> bool:
