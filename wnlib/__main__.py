@@ -113,8 +113,12 @@ def main(argv: list[str] | None = None) -> int:
         jobs = [(name, experiments.configs(name, args.profile, dataset=args.dataset), args.out) for name in names]
     for name, configs, out in jobs:
         started = time.perf_counter()
-        frame, metas = experiments.sweep(configs, out=out, checkpoint_every=checkpoint_every or 5,
-                                         max_workers=args.workers)
+        try:
+            frame, metas = experiments.sweep(configs, out=out, checkpoint_every=checkpoint_every or 5,
+                                             max_workers=args.workers)
+        except RuntimeError as err:  # e.g. a dataset that is neither on disk nor downloadable
+            print(f"{parser.prog}: error: {err}", file=sys.stderr)
+            return 1
         where = out if out is not None else experiments.default_results_dir()
         print(f"{name}: {len(metas)} runs, {len(frame)} rows in {where} "
               f"({time.perf_counter() - started:.1f} s)", flush=True)
