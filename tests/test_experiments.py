@@ -90,7 +90,7 @@ def test_resume_after_kill_gives_identical_results(tmp_path):
     out = tmp_path / "killed"
     checkpoint = Store(out).run_dir(config.key) / "checkpoint.pt"
     proc = _cli("sweep", str(spec), "--out", str(out), env={experiments.SLEEP_ENV: "60"}, start_new_session=True)
-    deadline = time.time() + 60
+    deadline = time.time() + 120
     while not checkpoint.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGKILL)
