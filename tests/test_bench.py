@@ -3,10 +3,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench import hvp
-from bench.report import COLUMNS, Row, format_table
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # bench/ is a top-level package of the repository, not installed
+
+from bench import hvp  # noqa: E402
+from bench.report import COLUMNS, Row, format_table  # noqa: E402
 
 
 def test_hvp_rows_at_toy_size():

@@ -156,11 +156,15 @@ def spectral_norm(op: HessianOperator, *, method: str = "lanczos", tol: float = 
     rng = np.random.default_rng(seed)
     if method == "lanczos":
         from scipy.sparse.linalg import ArpackError, eigsh
+        from threadpoolctl import threadpool_limits
 
         v0 = rng.standard_normal(op.dim)
         try:
-            vals = eigsh(op.to_scipy(), k=2, which=which, tol=tol, maxiter=max_iter, v0=v0,
-                         ncv=min(op.dim - 1, 24), return_eigenvectors=False)
+            # ARPACK's vector work is memory-bound; SciPy's multithreaded BLAS there only competes with the
+            # torch threads computing the HVPs (measured 5-10x slower on 2 cores: bench/spectral.py)
+            with threadpool_limits(limits=1, user_api="blas"):
+                vals = eigsh(op.to_scipy(), k=2, which=which, tol=tol, maxiter=max_iter, v0=v0,
+                             ncv=min(op.dim - 1, 24), return_eigenvectors=False)
         except ArpackError:
             # ARPACK stops when the Krylov space is exhausted (a Hessian of rank < ncv, e.g. ReLU nets):
             # the dense route is exact there
