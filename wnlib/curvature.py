@@ -142,7 +142,7 @@ def spectral_norm(op: HessianOperator, *, method: str = "lanczos", tol: float = 
                   which: str = "LM", seed: int = 0) -> float:
     """Largest ``|lambda|`` of a symmetric operator (``which="LA"``: largest algebraic ``lambda``).
 
-    ``lanczos``: ARPACK (``eigsh``) to relative accuracy ``tol``; ``power``: power iteration on ``H``, reporting
+    ``lanczos``: ARPACK (``eigsh``, both ends of the spectrum) to relative accuracy ``tol``; ``power``: power iteration on ``H``, reporting
     ``||H v_t||`` (which converges to ``|lambda|_max`` even when ``+/-lambda`` pairs tie), stopped when it
     changes by less than ``tol`` relatively; ``dense``: ``eigvalsh`` of the full matrix.
     """
@@ -163,8 +163,11 @@ def spectral_norm(op: HessianOperator, *, method: str = "lanczos", tol: float = 
             # ARPACK's vector work is memory-bound; SciPy's multithreaded BLAS there only competes with the
             # torch threads computing the HVPs (measured 5-10x slower on 2 cores: bench/spectral.py)
             with threadpool_limits(limits=1, user_api="blas"):
-                vals = eigsh(op.to_scipy(), k=2, which=which, tol=tol, maxiter=max_iter, v0=v0,
-                             ncv=min(op.dim - 1, 24), return_eigenvectors=False)
+                # both ends of the spectrum ("BE") converge fast even when +lambda and -lambda nearly tie in
+                # magnitude, where ARPACK's "LM" can stall; ||H|| = max(|lambda_min|, |lambda_max|)
+                vals = eigsh(op.to_scipy(), k=2 if which == "LM" else 1, which="BE" if which == "LM" else "LA",
+                             tol=tol, maxiter=max_iter, v0=v0, ncv=min(op.dim - 1, 24),
+                             return_eigenvectors=False)
         except ArpackError:
             # ARPACK stops when the Krylov space is exhausted (a Hessian of rank < ncv, e.g. ReLU nets):
             # the dense route is exact there
