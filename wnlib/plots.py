@@ -88,3 +88,30 @@ def loglog_slope(x, y) -> float:
     """Least-squares slope of ``log y`` against ``log x`` (e.g. about -0.5 for ``y ~ x^{-1/2}``)."""
     lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
     return float(np.polyfit(lx, ly, 1)[0])
+
+
+def history_figure(frame: pd.DataFrame, columns: dict[str, str], *, x: str = "epoch", log_y=(),
+                   title: str = "", provenance: str | None = None) -> go.Figure:
+    """Side-by-side panels, one per ``columns`` entry (column -> panel title), against ``x``.
+
+    ``frame`` may hold several runs told apart by a ``run`` column (one line each, shared colours).
+    """
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=1, cols=len(columns), subplot_titles=list(columns.values()),
+                        horizontal_spacing=0.08)
+    runs = list(frame.groupby("run", sort=False)) if "run" in frame else [("", frame)]
+    palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+    for r, (run, part) in enumerate(runs):
+        for c, col in enumerate(columns, start=1):
+            fig.add_trace(go.Scatter(x=part[x], y=part[col], mode="lines+markers", name=str(run) or col,
+                                     legendgroup=str(run), showlegend=bool(run) and c == 1,
+                                     line=dict(color=palette[r % len(palette)])), row=1, col=c)
+            fig.update_xaxes(title_text=x, row=1, col=c)
+            if col in log_y:
+                fig.update_yaxes(type="log", row=1, col=c)
+    fig.update_layout(title=title, template="plotly_white", height=380,
+                      legend=dict(orientation="h", y=1.18, x=0))
+    if provenance:
+        annotate_provenance(fig, provenance)
+    return fig
