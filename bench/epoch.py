@@ -1,4 +1,4 @@
-"""Benchmark 1: one SGD epoch on the paper's shape, three ways.
+"""Benchmark 1: one SGD epoch on the paper's shape, four ways.
 
 * ``wnlib``: ``wnlib.train(..., track=())`` on a ``WeightNormMLP`` (trained gains and biases, so the same
   parameters as the usual code below), data already on the device.
