@@ -1,7 +1,7 @@
 """``python -m bench [--quick] [--only NAME ...]``: run the benchmarks, print one table, save it as JSON.
 
 A full run writes ``bench/results/latest.json``; ``--quick`` (small sizes, a smoke test) and ``--only`` runs
-write only where ``--out`` says.
+write only where ``--out`` says, or with ``--update`` replace their rows in ``latest.json``.
 """
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"run only this benchmark (repeatable): {', '.join(BENCHMARKS)}")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--out", type=Path, help="where to write the JSON table")
+    parser.add_argument("--update", action="store_true",
+                        help="replace only the benchmarks run in bench/results/latest.json (or --out), keep the rest")
     args = parser.parse_args(argv)
     names = args.only or list(BENCHMARKS)
     if args.threads:
@@ -40,9 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(f"bench.{name}")
         rows += module.run(dev, quick=args.quick)
     print(format_table(rows))
-    out = args.out or (LATEST if not args.quick and not args.only else None)
+    out = args.out or (LATEST if args.update or (not args.quick and not args.only) else None)
     if out is not None:
-        save(rows, out, hardware=hardware, quick=args.quick, threads=torch.get_num_threads())
+        save(rows, out, hardware=hardware, quick=args.quick, threads=torch.get_num_threads(), update=args.update)
         print(f"saved {out}")
     return 0
 

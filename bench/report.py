@@ -53,12 +53,26 @@ def format_table(rows: list[Row]) -> str:
     return "\n".join([line(COLUMNS), rule] + [line(c) for c in cells])
 
 
-def save(rows: list[Row], path: Path, *, hardware: str, quick: bool, threads: int) -> None:
-    """Write the table as JSON with the hardware, torch version, date and profile it ran with."""
+def save(rows: list[Row], path: Path, *, hardware: str, quick: bool, threads: int, update: bool = False) -> None:
+    """Write the table as JSON with the hardware, torch version, date and profile it ran with.
+
+    ``update``: keep the rows of the benchmarks not in ``rows`` from the file already at ``path``, and record
+    per benchmark when it was measured (``dates``).
+    """
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    fresh = list(dict.fromkeys(r.benchmark for r in rows))
+    dates = {name: now for name in fresh}
+    if update and path.exists():
+        old = json.loads(path.read_text())
+        kept = [Row(**r) for r in old["rows"] if r["benchmark"] not in fresh]
+        dates = {**{r.benchmark: old.get("dates", {}).get(r.benchmark, old["date"]) for r in kept}, **dates}
+        order = list(dict.fromkeys([r["benchmark"] for r in old["rows"]] + fresh))
+        rows = sorted(kept + rows, key=lambda r: order.index(r.benchmark))  # stable: rows keep their order
     payload = {
         "hardware": hardware,
         "torch": torch.__version__,
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": now,
+        "dates": dates,
         "torch_threads": threads,
         "quick": quick,
         "columns": list(COLUMNS),
