@@ -4,9 +4,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JB     := $(VENV)/bin/jupyter-book
-NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with book/nbval-sanitize.cfg -p no:randomly
+NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with book/nbval-sanitize.cfg
 
-.PHONY: setup book test unit nbval build browser notebooks bench clean
+.PHONY: setup book test unit nbval build browser chromium notebooks bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,8 +32,12 @@ unit:
 nbval:
 	$(PY) -m pytest -q $(NBVAL) book/; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ]
 
-browser:
+browser: chromium
 	$(PY) -m pytest -q tests/browser; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ]
+
+# headless Chromium for the browser checks: Debian's package (no browser download from anywhere else)
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
 ## make notebooks: re-execute every chapter in place (quick profile) so the stored outputs are fresh
 notebooks: setup

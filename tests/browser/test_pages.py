@@ -1,0 +1,123 @@
+"""The rendered book in headless Chromium: no JavaScript errors, figures drawn, static sliders move, widgets render.
+
+Needs the built book (``make build``) and Chromium (``make browser`` installs Debian's package when missing).
+"""
+import functools
+import http.server
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(os.environ.get("BOOK_ROOT", Path(__file__).resolve().parents[2]))
+HTML = ROOT / "_build" / "html"
+KNOWN_HARMLESS = (
+    "THEBE_JS_URL",              # Jupyter Book v1 declares it twice on every page
+    "Got invalid theme mode",    # the theme logs this on a first visit with no stored light/dark choice
+)
+
+
+def _chapters() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [c["file"] for c in part.get("chapters", [])]
+    return files
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+@pytest.fixture(scope="module")
+def server():
+    if not (HTML / "index.html").exists():
+        pytest.fail(f"the book is not built: {HTML} is missing (run `make build` first)")
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(HTML))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    exe = _chromium()
+    if exe is None:
+        pytest.fail("no Chromium found: install Debian's `chromium` package (make browser does)")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        yield b
+        b.close()
+
+
+def _open(browser, url):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
+    # the machine is offline: requests leaving localhost (MathJax's CDN) fail by design, so block them
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(url.split("/book/")[0])
+               else route.abort())
+    page.goto(url, wait_until="load")
+    page.wait_for_timeout(1500)
+    real = [e for e in errors if not any(k in e for k in KNOWN_HARMLESS)
+            and "net::ERR_FAILED" not in e and "ERR_BLOCKED" not in e]
+    return page, real
+
+
+@pytest.mark.parametrize("chapter", _chapters())
+def test_page_loads_without_errors_and_figures_draw(server, browser, chapter):
+    page, errors = _open(browser, f"{server}/{chapter}.html")
+    assert errors == [], f"JavaScript errors on {chapter}: {errors}"
+    n_figs = page.evaluate("document.querySelectorAll('.plotly-graph-div').length")
+    drawn = page.evaluate("""Array.from(document.querySelectorAll('.plotly-graph-div'))
+        .filter(el => el._fullData && el._fullData.length > 0 && el.querySelector('.main-svg')).length""")
+    assert drawn == n_figs, f"{chapter}: {n_figs - drawn} of {n_figs} plotly figures did not draw"
+    if (ROOT / f"{chapter}.ipynb").exists() and chapter.split("/")[-1][:2] in ("01", "02", "03", "04", "05"):
+        assert n_figs >= 1, f"{chapter} has no figure"
+    page.close()
+
+
+@pytest.mark.parametrize("chapter", _chapters())
+def test_static_sliders_change_the_plot(server, browser, chapter):
+    page, _ = _open(browser, f"{server}/{chapter}.html")
+    ids = page.evaluate("""Array.from(document.querySelectorAll('.plotly-graph-div'))
+        .filter(el => el.layout && el.layout.sliders && el.layout.sliders.length).map(el => el.id)""")
+    if not ids:
+        pytest.skip(f"{chapter} has no slider figure")
+    for fig_id in ids:
+        state = f"JSON.stringify(document.getElementById('{fig_id}').data.map(t => t.visible))"
+        before = page.evaluate(state)
+        rail = page.locator(f"#{fig_id} .slider-rail-rect").first
+        rail.scroll_into_view_if_needed()
+        box = rail.bounding_box()
+        page.mouse.click(box["x"] + box["width"] - 2, box["y"] + box["height"] / 2)
+        page.wait_for_timeout(400)
+        assert page.evaluate(state) != before, f"moving the slider of {fig_id} on {chapter} changed nothing"
+    page.close()
+
+
+@pytest.mark.parametrize("chapter", _chapters())
+def test_widgets_render(server, browser, chapter):
+    source = (HTML / f"{chapter}.html").read_text()
+    if "application/vnd.jupyter.widget-view+json" not in source:
+        pytest.skip(f"{chapter} has no widgets")
+    page, errors = _open(browser, f"{server}/{chapter}.html")
+    page.wait_for_selector(".jupyter-widgets, .widget-slider, .widget-selection-slider", timeout=15000)
+    assert page.locator(".widget-hslider, .widget-slider").count() >= 1
+    assert errors == []
+    page.close()
