@@ -87,6 +87,8 @@ def test_page_loads_without_errors_and_figures_draw(server, browser, chapter):
     drawn = page.evaluate("""Array.from(document.querySelectorAll('.plotly-graph-div'))
         .filter(el => el._fullData && el._fullData.length > 0 && el.querySelector('.main-svg')).length""")
     assert drawn == n_figs, f"{chapter}: {n_figs - drawn} of {n_figs} plotly figures did not draw"
+    if "\\(" in (HTML / f"{chapter}.html").read_text():  # math on the page: typeset by the book's own MathJax
+        page.wait_for_selector("mjx-container", state="attached", timeout=15000)
     if (ROOT / f"{chapter}.ipynb").exists() and chapter.split("/")[-1][:2] in ("01", "02", "03", "04", "05"):
         assert n_figs >= 1, f"{chapter} has no figure"
     page.close()
