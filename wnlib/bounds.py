@@ -326,7 +326,7 @@ def generalization_bound(model: nn.Module, n: int, delta: float, *, loss_bound: 
 
         E loss - (1/n) sum_i loss_i  <=  2 * Lip_k * nu * t_L / sqrt(n)  +  B sqrt(log(1/delta) / (2n))
         t_0 = X,   t_l = |phi(0)| + c_phi * beta1 * gamma_l * t_{l-1}
-        Lip_1 = 2 sqrt(B),   Lip_k = 2 sqrt(2) sqrt(B) k  (k > 1, Maurer's vector contraction)
+        Lip_1 = 2 sqrt(B),   Lip_k = 2 sqrt(2) sqrt(B) k  (k > 1, by the vector-contraction inequality)
 
     ``c_phi = 1`` when ``phi - phi(0)`` is odd (tanh, sigmoid), ``2`` otherwise (softplus, GELU): a proof artefact
     that makes the bound exponential in depth for those two. ``t_L`` is computed in log space. The bound does
