@@ -1,12 +1,9 @@
-"""Benchmark 1: one SGD epoch on the paper's shape, four ways.
+"""Benchmark 1: one SGD epoch on the paper's shape, three ways.
 
 * ``wnlib``: ``wnlib.train(..., track=())`` on a ``WeightNormMLP`` (trained gains and biases, so the same
   parameters as the usual code below), data already on the device.
 * ``usual``: what a user writes: a ``DataLoader(TensorDataset, shuffle=True)``,
   ``torch.nn.utils.parametrizations.weight_norm(nn.Linear(...), dim=0)`` layers, ``loss.item()`` logged each batch.
-* ``proposed``: ``wnlib.train`` on the same network with one change in ``WNLinear.forward``: the outputs are
-  scaled by ``g / ||v||`` instead of forming the weight ``g v / ||v||`` (the same function, fewer full-size
-  tensor operations); it measures what a change in ``wnlib/model.py`` would give.
 * ``limit``: the machine's limit for the same work: only the matrix products of one epoch (forward, weight
   gradient, and input gradient of every layer but the first, at every batch size of the epoch), nothing else.
 """
@@ -19,7 +16,6 @@ from torch.nn.utils.parametrizations import weight_norm
 from torch.utils.data import DataLoader, TensorDataset
 
 import wnlib
-from wnlib.model import WeightNormMLP, WNLinear, _row_norms
 
 from .report import row
 from .timing import interleave, median
@@ -37,22 +33,6 @@ def usual_model(width: int, depth: int, device: torch.device) -> nn.Sequential:
         layers += [weight_norm(nn.Linear(D_IN if l == 0 else width, width), dim=0), nn.Tanh()]
     layers.append(nn.Linear(width, D_OUT, bias=False))
     return nn.Sequential(*layers).to(device)
-
-
-class OutputScaledWNLinear(WNLinear):
-    """``WNLinear`` computing ``(x v^T) * (g / ||v||)``: the same function as ``x (g v / ||v||)^T``."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.linear(x, self.v) * (self.g / _row_norms(self.v))
-        return out if self.bias is None else out + self.bias
-
-
-class OutputScaledMLP(WeightNormMLP):
-    """``WeightNormMLP`` built from ``OutputScaledWNLinear`` layers (the ``proposed`` case)."""
-
-    def _layer(self, d_in: int, d_out: int, bias: bool) -> nn.Module:
-        pytorch = self.gains == "pytorch"
-        return OutputScaledWNLinear(d_in, d_out, train_gain=pytorch, gain_init="norm" if pytorch else None, bias=bias)
 
 
 def usual_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
@@ -101,14 +81,11 @@ def run(device: torch.device, quick: bool = False) -> list:
     reps = 1 if quick else 3
     data = synthetic_mnist(n, 1000, device)
     model = paper_model(width, depth, device, gains="pytorch", bias=True)
-    proposed = OutputScaledMLP(D_IN, width, depth, D_OUT, seed=0, gains="pytorch", bias=True).to(device)
     baseline = usual_model(width, depth, device)
     loader = DataLoader(TensorDataset(data.x_train.cpu(), data.y_train.cpu()), batch_size=batch_size, shuffle=True)
     optimizer = torch.optim.SGD(baseline.parameters(), lr=LR)
     cases = {
         "wnlib": lambda: wnlib.train(model, data, epochs=1, lr=LR, batch_size=batch_size, track=(), progress=False),
-        "proposed": lambda: wnlib.train(proposed, data, epochs=1, lr=LR, batch_size=batch_size, track=(),
-                                        progress=False),
         "usual": lambda: usual_epoch(baseline, loader, optimizer, device),
         "limit": gemm_epoch(width, depth, n, batch_size, device),
     }
@@ -118,6 +95,4 @@ def run(device: torch.device, quick: bool = False) -> list:
     rows.append(row(NAME, "wnlib / usual", "time ratio", times["wnlib"] / times["usual"], at_most=1.0))
     rows.append(row(NAME, "wnlib / limit", "time ratio", times["wnlib"] / times["limit"], at_most=1.1))
     rows.append(row(NAME, "usual / limit", "time ratio", times["usual"] / times["limit"]))
-    rows.append(row(NAME, "proposed / usual", "time ratio", times["proposed"] / times["usual"]))
-    rows.append(row(NAME, "proposed / limit", "time ratio", times["proposed"] / times["limit"]))
     return rows
