@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from . import _checks, curvature
 from .data import Dataset
@@ -173,8 +174,6 @@ def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float = 1e-3, bat
     if resume is None:
         record(0, None)
     total_steps = epochs * steps_per_epoch
-    from tqdm.auto import tqdm
-
     bar = tqdm(total=total_steps, initial=step, desc="SGD", unit="step", disable=not progress, leave=False)
     for epoch in range(first_epoch, epochs):
         perm = torch.randperm(n, generator=gen).to(data.device)
