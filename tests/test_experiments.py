@@ -174,3 +174,13 @@ def test_default_process_pool(tmp_path):
     frame, _ = sweep(configs, out=tmp_path / "pool", max_workers=2, progress=False)
     inline, _ = sweep(configs, out=tmp_path / "inline", max_workers=1, progress=False)
     pd.testing.assert_frame_equal(frame, inline, check_exact=True)
+
+
+def test_book_results_never_starts_a_full_run():
+    """With no full-profile results stored, a chapter in the full profile shows the committed quick results."""
+    from wnlib.experiments import book_results
+
+    table, meta = book_results("width", "full", out=Path(__file__).resolve().parents[1] / "book" / "results")
+    assert meta["profile"] == "quick" and len(table) > 0
+    with pytest.raises(ValueError, match="profile must be one of 'quick', 'full'"):
+        book_results("width", "gpu")

@@ -400,6 +400,16 @@ def load_or_run(name: str, profile: str = "quick", *, dataset: str | None = None
     return frame, summary
 
 
+def book_results(name: str, profile: str = "quick", *, out=None) -> tuple[pd.DataFrame, dict]:
+    """What a chapter shows: the ``full`` results of ``name`` when every full run is stored, else the ``quick``
+    ones (loaded, or computed in CPU minutes). Never starts a full-profile run: those take GPU hours."""
+    _checks.choice("profile", profile, PROFILES)
+    store = Store(out if out is not None else default_results_dir())
+    if profile == "full" and all(store.is_done(c.key) for c in configs(name, "full")):
+        return load_or_run(name, "full", out=out, progress=False)
+    return load_or_run(name, "quick", out=out, progress=False)
+
+
 def produced_by(meta: dict) -> str:
     """One line for a figure caption: what produced the results of :func:`load_or_run`."""
     return (f"{meta['experiment']} ({meta['profile']} profile): {meta['n_runs']} runs on "
