@@ -1,5 +1,4 @@
 """SGD on the square loss: rho_min monotonicity (theory-notes 4.2), determinism, tracking."""
-import math
 
 import numpy as np
 import pytest

@@ -70,13 +70,6 @@ def setup(*, quick_dataset: str = "digits", full_dataset: str = "mnist", seed: i
     return result
 
 
-def in_colab() -> bool:
-    """True inside Google Colab."""
-    import sys
-
-    return "google.colab" in sys.modules
-
-
 def execute(paths: list[str], *, timeout: int = 1800) -> None:
     """Execute notebooks in place with nbclient, storing outputs and widget state (``make notebooks``)."""
     import nbformat

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from . import _checks, curvature
-from .model import ACTIVATIONS, SMOOTH_ACTIVATIONS, PlainMLP, WeightNormMLP, WNLinear
+from .model import ACTIVATIONS, SMOOTH_ACTIVATIONS, PlainMLP, WeightNormMLP
 
 # ---------------------------------------------------------------------------------------------------------------
 # Activation constants (proved in book/A_proofs.md, "Activation constants"; checked on a grid in the tests)
