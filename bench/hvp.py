@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import torch
 
-from wnlib.curvature import loss_operator, parameters, predictor_operator, square_loss
+from wnlib.curvature import parameters
+from wnlib.quantities import loss_operator, predictor_operator, square_loss
 
 from .report import row
 from .timing import interleave, median

@@ -19,7 +19,8 @@ import copy
 
 import torch
 
-from wnlib.curvature import parameters, predictor_operator, spectral_norm
+from wnlib.curvature import parameters, spectral_norm
+from wnlib.quantities import predictor_operator
 
 from .report import row
 from .timing import interleave, median

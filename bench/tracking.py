@@ -10,9 +10,7 @@ from __future__ import annotations
 import torch
 
 import wnlib
-from wnlib.curvature import gbar_sq
-from wnlib.model import rho_min_per_layer
-from wnlib.training import DEFAULT_TRACK
+from wnlib.quantities import DEFAULT_TRACK, gbar_sq, rho_min_per_layer
 
 from .report import row
 from .timing import interleave, median

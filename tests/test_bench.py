@@ -6,8 +6,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # bench/ is a top-level package of the repository, not installed
 
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
 from bench import hvp  # noqa: E402
 from bench.report import COLUMNS, Row, format_table  # noqa: E402
+from bench.stacked import train_stacked  # noqa: E402
+from wnlib.experiments import RunConfig, run  # noqa: E402
+
+TINY = RunConfig(width=8, depth=1, epochs=4, n_train=200, track=("loss", "accuracy", "rho_min"))
 
 
 def test_hvp_rows_at_toy_size():
@@ -26,3 +33,13 @@ def test_cli_quick_only_hvp():
     out = subprocess.run([sys.executable, "-m", "bench", "--quick", "--only", "hvp"], cwd=ROOT,
                          capture_output=True, text=True, timeout=300, check=True).stdout
     assert "| benchmark | case" in out and "HVP / gradient" in out
+
+
+def test_stacked_training_matches_sequential(tmp_path):
+    configs = [TINY.replace(seed=s, init_scale=c) for s, c in ((0, 0.5), (1, 5.0), (2, 1.0))]
+    stacked = train_stacked(configs)
+    for config, history in zip(configs, stacked):
+        sequential, _ = run(config, tmp_path)
+        pd.testing.assert_frame_equal(history, sequential, check_exact=False, check_dtype=False, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="'width'"):
+        train_stacked([TINY, TINY.replace(width=9)])

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import wnlib
-from wnlib import curvature
+from wnlib import curvature, quantities
 
 CASES = [  # depth, width, activation, init_mode, gains, init_scale
     (1, 5, "tanh", "c/sqrt(m)", "fixed", 0.5),
@@ -45,7 +45,7 @@ def test_lanczos_on_a_larger_net_matches_dense(float64):
     """Above the size where Lanczos falls back to dense: ARPACK itself is checked (dim = 8*12+12*12+12*2)."""
     model = _model(2, 12, "tanh", "c*sqrt(m)", "fixed", 1.0, d_in=8)
     x = torch.randn(8)
-    op = curvature.predictor_operator(model, x, output=0)
+    op = quantities.predictor_operator(model, x, output=0)
     assert op.dim == 8 * 12 + 12 * 12 + 12 * 2
     dense = _dense_norm(wnlib.dense_hessian(model, x, output=0))
     assert wnlib.spectral_norm(op, method="lanczos", tol=1e-12) == pytest.approx(dense, rel=1e-6)
@@ -58,7 +58,7 @@ def test_hvp_operator_against_dense(float64):
     model = _model(2, 4, "softplus", "c/sqrt(m)", "pytorch", 0.5)
     x, y = torch.randn(5, 3), torch.randn(5, 2)
     h = wnlib.dense_hessian(model, x, y=y)
-    op = curvature.loss_operator(model, x, y)
+    op = quantities.loss_operator(model, x, y)
     vec = torch.randn(op.dim)
     assert torch.allclose(op @ vec, h @ vec, rtol=1e-10, atol=1e-12)
     assert torch.allclose(wnlib.hvp(model, lambda: wnlib.square_loss(model, x, y), vec), h @ vec, atol=1e-12)

@@ -12,9 +12,11 @@ import pandas as pd
 import pytest
 
 from wnlib import experiments
-from wnlib.__main__ import main
-from wnlib.experiments import EXPERIMENTS, RunConfig, run, sweep, train_stacked
-from wnlib.store import CorruptFileWarning, Store
+from wnlib.experiments.cli import main
+from wnlib.book.results import book_results, produced_by
+from wnlib.experiments import EXPERIMENTS, RunConfig, run, sweep
+from wnlib.experiments.runner import SLEEP_ENV
+from wnlib.experiments.store import CorruptFileWarning, Store
 
 BOOK_RESULTS = Path(__file__).resolve().parent.parent / "book" / "results"
 TINY = RunConfig(width=8, depth=1, epochs=4, n_train=200, momentum=0.9, track=("loss", "accuracy", "rho_min"))
@@ -89,7 +91,7 @@ def test_resume_after_kill_gives_identical_results(tmp_path):
     spec.write_text(json.dumps({"base": config.to_dict(), "checkpoint_every": 1}))
     out = tmp_path / "killed"
     checkpoint = Store(out).run_dir(config.key) / "checkpoint.pt"
-    proc = _cli("sweep", str(spec), "--out", str(out), env={experiments.SLEEP_ENV: "60"}, start_new_session=True)
+    proc = _cli("sweep", str(spec), "--out", str(out), env={SLEEP_ENV: "60"}, start_new_session=True)
     deadline = time.time() + 120
     while not checkpoint.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.1)
@@ -150,22 +152,12 @@ def test_sweep_with_a_thread_pool_then_loads(tmp_path):
     pd.testing.assert_frame_equal(again, frame, check_exact=True)
 
 
-def test_stacked_training_matches_sequential(tmp_path):
-    configs = [TINY.replace(momentum=0.0, seed=s, init_scale=c) for s, c in ((0, 0.5), (1, 5.0), (2, 1.0))]
-    stacked = train_stacked(configs)
-    for config, history in zip(configs, stacked):
-        sequential, _ = run(config, tmp_path)
-        pd.testing.assert_frame_equal(history, sequential, check_exact=False, check_dtype=False, rtol=1e-4, atol=1e-5)
-    with pytest.raises(ValueError, match="'width'"):
-        train_stacked([TINY.replace(momentum=0.0), TINY.replace(momentum=0.0, width=9)])
-
-
 def test_committed_quick_results_load_without_computing():
     """The book's results under book/results match the quick experiment definitions (nothing to recompute)."""
     for name in EXPERIMENTS:
         frame, meta = experiments.load_or_run(name, "quick", executor=NoCompute(), progress=False, out=BOOK_RESULTS)
         assert len(frame) and meta["n_runs"] == len(experiments.configs(name, "quick"))
-        assert name in experiments.produced_by(meta)
+        assert name in produced_by(meta)
 
 
 def test_default_process_pool(tmp_path):
@@ -178,8 +170,6 @@ def test_default_process_pool(tmp_path):
 
 def test_book_results_never_starts_a_full_run():
     """With no full-profile results stored, a chapter in the full profile shows the committed quick results."""
-    from wnlib.experiments import book_results
-
     table, meta = book_results("width", "full", out=Path(__file__).resolve().parents[1] / "book" / "results")
     assert meta["profile"] == "quick" and len(table) > 0
     with pytest.raises(ValueError, match="profile must be one of 'quick', 'full'"):

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import torch
 
-from wnlib.store import CorruptFileWarning, Store, atomic_write
+from wnlib.experiments.store import CorruptFileWarning, Store, atomic_write
 
 
 def test_atomic_write_replaces_and_leaves_no_temporary(tmp_path):

@@ -54,7 +54,7 @@ def test_same_seed_same_history(digits):
 def test_history_columns_and_tracked_values(digits):
     model = wnlib.WeightNormMLP(64, 16, 2, 10, seed=0)
     history = wnlib.train(model, digits, epochs=2, lr=0.5, batch_size=64, track_every=2, progress=False,
-                          track=wnlib.training.TRACKABLE)
+                          track=wnlib.TRACKABLE)
     frame = history.frame
     assert frame["step"].tolist() == [0, 2, 4, 6, 8]
     assert {"train_loss", "test_loss", "train_accuracy", "test_accuracy", "rho_min", "rho_min_1", "rho_min_2",

@@ -1,14 +1,16 @@
-"""Curvature as a linear operator: Hessian-vector products, spectral norms, dense Hessians for ground truth.
+"""Curvature as a linear operator: Hessian-vector products of any scalar function, and spectral norms.
 
-Explained in: book/02_hessian.ipynb (predictor Hessian) and book/03_optimization.ipynb (loss Hessian).
+Explained in: book/02_hessian.ipynb (predictor Hessian) and book/03_optimization.ipynb (loss Hessian). The
+theory's Hessians (of ``f`` and of the square loss) are built from this machinery in :mod:`wnlib.quantities`.
 
-The predictor Hessian ``grad^2_theta f_c(theta; x)`` is indefinite and its largest-magnitude eigenvalues come
-in near ``+/-`` pairs (the output-layer block is zero), so its spectral norm is found by Lanczos
-(``scipy.sparse.linalg.eigsh``, largest magnitude) over matrix-free Hessian-vector products. Power iteration
-is kept as the teaching version; the dense float64 Hessian is the ground truth for tiny networks.
+Predictor Hessians are indefinite and their largest-magnitude eigenvalues come in near ``+/-`` pairs (the
+output-layer block is zero), so spectral norms are found by Lanczos (``scipy.sparse.linalg.eigsh``) over
+matrix-free Hessian-vector products. Power iteration is kept as the teaching version; the dense matrix is the
+ground truth for tiny networks.
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Callable
 
 import numpy as np
@@ -18,6 +20,15 @@ from torch import nn
 from . import _checks
 
 METHODS = ("lanczos", "power", "dense")
+
+
+def _one_blas_thread():
+    """Limit SciPy's BLAS to one thread (``threadpoolctl`` when installed; else a no-op)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def parameters(model: nn.Module) -> list[torch.Tensor]:
@@ -96,48 +107,6 @@ def hvp(model: nn.Module, fn: Callable[[], torch.Tensor], vec: torch.Tensor) -> 
     return HessianOperator(fn, parameters(model)).matvec(vec)
 
 
-def _as_batch(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    x = x.unsqueeze(0) if x.dim() == 1 else x
-    ref = parameters(model)[0]
-    return x.to(device=ref.device, dtype=ref.dtype)
-
-
-def _output_indices(model: nn.Module, xb: torch.Tensor, output: int | None) -> list[int]:
-    with torch.no_grad():
-        k = model(xb[:1]).shape[-1]
-    if output is None:
-        return list(range(k))
-    if isinstance(output, bool) or not isinstance(output, int) or not 0 <= output < k:
-        raise ValueError(f"output must be None (max over outputs) or an int in [0, {k - 1}], got {output!r}")
-    return [output]
-
-
-def predictor_operator(model: nn.Module, x: torch.Tensor, output: int = 0) -> HessianOperator:
-    """``grad^2_theta f_c(theta; x)`` for one input ``x`` and output coordinate ``c = output``."""
-    xb = _as_batch(model, x)
-    if xb.shape[0] != 1:
-        raise ValueError(f"predictor_operator takes one input, got a batch of {xb.shape[0]}")
-    return HessianOperator(lambda: model(xb)[0, output], parameters(model))
-
-
-def square_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """``L(theta) = (1/n) sum_i ||y_i - f(theta; x_i)||^2``, the paper's square loss."""
-    out = model(x)
-    y = y.reshape(out.shape) if y.dim() == 1 and out.shape[-1] == 1 else y
-    if y.shape != out.shape:
-        raise ValueError(f"y has shape {tuple(y.shape)} but the model outputs {tuple(out.shape)}")
-    return (out - y).pow(2).sum(dim=-1).mean()
-
-
-def loss_operator(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> HessianOperator:
-    """``grad^2_theta L(theta)`` of the square loss on ``(x, y)``."""
-    xb = _as_batch(model, x)
-    yb = y.to(device=xb.device, dtype=xb.dtype)
-    return HessianOperator(lambda: square_loss(model, xb, yb), parameters(model))
-
-
 def spectral_norm(op: HessianOperator, *, method: str = "lanczos", tol: float = 1e-10, max_iter: int = 1000,
                   which: str = "LM", seed: int = 0) -> float:
     """Largest ``|lambda|`` of a symmetric operator (``which="LA"``: largest algebraic ``lambda``).
@@ -156,13 +125,12 @@ def spectral_norm(op: HessianOperator, *, method: str = "lanczos", tol: float = 
     rng = np.random.default_rng(seed)
     if method == "lanczos":
         from scipy.sparse.linalg import ArpackError, eigsh
-        from threadpoolctl import threadpool_limits
 
         v0 = rng.standard_normal(op.dim)
         try:
             # ARPACK's vector work is memory-bound; SciPy's multithreaded BLAS there only competes with the
             # torch threads computing the HVPs (measured 5-10x slower on 2 cores: bench/spectral.py)
-            with threadpool_limits(limits=1, user_api="blas"):
+            with _one_blas_thread():
                 # both ends of the spectrum ("BE") converge fast even when +lambda and -lambda nearly tie in
                 # magnitude, where ARPACK's "LM" can stall; ||H|| = max(|lambda_min|, |lambda_max|)
                 vals = eigsh(op.to_scipy(), k=2 if which == "LM" else 1, which="BE" if which == "LM" else "LA",
@@ -188,66 +156,3 @@ def spectral_norm(op: HessianOperator, *, method: str = "lanczos", tol: float = 
             return new
         estimate = new
     return estimate
-
-
-def predictor_hessian_norm(model: nn.Module, x: torch.Tensor, *, output: int | None = None,
-                           method: str = "lanczos", tol: float = 1e-8, max_iter: int = 1000) -> torch.Tensor:
-    """``||grad^2_theta f(theta; x_i)||_2`` for every input ``x_i`` of the batch ``x`` (one value per input).
-
-    ``output=c`` takes coordinate ``c`` of ``f``; ``None`` the max over the ``k`` outputs.
-    """
-    _checks.choice("method", method, METHODS)
-    xb = _as_batch(model, x)
-    outputs = _output_indices(model, xb, output)
-    norms = [max(spectral_norm(predictor_operator(model, xi, c), method=method, tol=tol, max_iter=max_iter)
-                 for c in outputs) for xi in xb]
-    return torch.tensor(norms, dtype=torch.float64)
-
-
-def loss_hessian_norm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, method: str = "lanczos",
-                      which: str = "LM", tol: float = 1e-8, max_iter: int = 1000) -> float:
-    """``||grad^2_theta L(theta)||_2`` of the square loss on ``(x, y)``; ``which="LA"`` gives the top
-    eigenvalue, the smoothness ``beta`` along the trajectory."""
-    return spectral_norm(loss_operator(model, x, y), method=method, which=which, tol=tol, max_iter=max_iter)
-
-
-def dense_hessian(model: nn.Module, x: torch.Tensor, *, y: torch.Tensor | None = None,
-                  output: int = 0) -> torch.Tensor:
-    """The full Hessian, by ``torch.autograd.functional.hessian`` over the flattened ``theta`` (an independent
-    route from the HVP operator): of ``f_output(theta; x)`` for one input, or of the square loss when ``y``
-    is given. Run it on a float64 model for ground truth."""
-    params = parameters(model)
-    xb = _as_batch(model, x)
-    names = [n for n, p in model.named_parameters() if p.requires_grad]
-    shapes = [p.shape for p in params]
-    flat = torch.cat([p.detach().reshape(-1) for p in params])
-
-    def fn(theta):
-        chunks = torch.split(theta, [s.numel() for s in shapes])
-        values = {n: c.reshape(s) for n, c, s in zip(names, chunks, shapes)}
-        call = lambda inp: torch.func.functional_call(model, values, (inp,))  # noqa: E731
-        if y is not None:
-            out = call(xb)
-            return (out - y.to(out).reshape(out.shape)).pow(2).sum(-1).mean()
-        if xb.shape[0] != 1:
-            raise ValueError(f"dense_hessian of f takes one input, got a batch of {xb.shape[0]}")
-        return call(xb)[0, output]
-
-    return torch.autograd.functional.hessian(fn, flat)
-
-
-def gbar(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """``gbar = (1/n) sum_i grad_theta f(theta; x_i)``, one row per output coordinate: shape ``[k, dim]``."""
-    params = parameters(model)
-    xb = _as_batch(model, x)
-    mean_out = model(xb).mean(dim=0)
-    rows = []
-    for c in range(mean_out.shape[0]):
-        grads = torch.autograd.grad(mean_out[c], params, retain_graph=c + 1 < mean_out.shape[0], allow_unused=True)
-        rows.append(_flatten(grads, params))
-    return torch.stack(rows)
-
-
-def gbar_sq(model: nn.Module, x: torch.Tensor) -> float:
-    """``||gbar||^2 = sum_c ||(1/n) sum_i grad_theta f_c(theta; x_i)||^2`` (for one output: ``||gbar||^2``)."""
-    return float(gbar(model, x).pow(2).sum())

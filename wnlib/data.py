@@ -1,7 +1,8 @@
 """Datasets as device tensors: digits (offline default), MNIST, CIFAR-10 and a teacher-network regression.
 
 Explained in: book/01_weightnorm.ipynb. Inputs are flattened; classification targets are one-hot (square loss);
-``normalize="sphere"`` scales every input to ``||x|| = sqrt(d)`` (theory-notes section 2).
+``normalize="sphere"`` scales every input to ``||x|| = sqrt(d)`` (book/01_weightnorm.ipynb, "The paper's
+network"). ``teacher`` needs torch only; the others need the ``data`` extra (scikit-learn, torchvision).
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import _checks
+from . import _checks, _extras
 from .hardware import device as best_device
 
 DATASETS = ("digits", "mnist", "cifar10", "teacher")
@@ -102,9 +103,8 @@ def _normalize(x_train: np.ndarray, x_test: np.ndarray, how: str):
 
 
 def _digits(**_):
-    from sklearn.datasets import load_digits
-
-    x, y = load_digits(return_X_y=True)
+    sk = _extras.require("sklearn.datasets", "data", "load_dataset('digits')")
+    x, y = sk.load_digits(return_X_y=True)
     perm = np.random.default_rng(0).permutation(len(x))  # fixed 80/20 split
     x, y = x[perm].astype(np.float32), y[perm]
     cut = int(0.8 * len(x))
@@ -115,8 +115,7 @@ _OFFLINE_HINT = "dataset 'digits' (bundled with scikit-learn) works offline"
 
 
 def _torchvision(name: str, root: Path, download: bool):
-    import torchvision
-
+    torchvision = _extras.require("torchvision", "data", f"load_dataset({name!r})")
     cls = torchvision.datasets.MNIST if name == "mnist" else _cifar10_class()
     try:
         splits = [cls(str(root), train=train, download=download) for train in (True, False)]

@@ -1,8 +1,7 @@
-"""The paper's network: weight-normalized layers and the deep MLP built from them.
+"""Our reconstruction of the paper's network: weight-normalized layers and the deep MLP built from them.
 
-Explained in: book/01_weightnorm.ipynb (the model) and book/02_hessian.ipynb (why the row norms matter).
-
-The model (theory-notes section 2), input ``x`` in R^d, width ``m``, depth ``L``, ``k`` outputs::
+Explained in: book/01_weightnorm.ipynb (the model, "The paper's network") and book/02_hessian.ipynb (why the
+row norms matter). Input ``x`` in R^d, width ``m``, depth ``L``, ``k`` outputs::
 
     alpha^(0) = x
     alpha^(l) = phi( diag(g^(l)) U^(l) alpha^(l-1) ),  U^(l) rows = v_i^(l) / ||v_i^(l)||,  l = 1..L
@@ -30,6 +29,8 @@ ACTIVATIONS = {
 SMOOTH_ACTIVATIONS = ("tanh", "softplus", "gelu", "sigmoid")
 INIT_MODES = ("c/sqrt(m)", "c*sqrt(m)")
 GAIN_PRESETS = ("fixed", "pytorch")
+OUTPUT_INIT_SCALE = 0.5
+"""Init scale of the output layer ``V`` when it does not follow ``init_scale`` (``scale_output=False``)."""
 
 
 def _is_transformed(t: torch.Tensor) -> bool:
@@ -118,21 +119,26 @@ class _PlainLinear(nn.Module):
 
 
 class WeightNormMLP(nn.Module):
-    """Deep WeightNorm network of theory-notes section 2: ``f(x) = (1/sqrt(m)) V^T alpha^(L)``.
+    """Deep WeightNorm network of book/01_weightnorm.ipynb: ``f(x) = (1/sqrt(m)) V^T alpha^(L)``.
 
     ``depth`` weight-normalized hidden layers of ``width`` neurons, activation ``phi``, a linear output layer ``V``
     (m x k) that is not normalized. Every weight is drawn i.i.d. uniform on ``[-b, b]`` with ``b = c/sqrt(m)``
     (``init_mode="c/sqrt(m)"``) or ``b = c*sqrt(m)`` (``"c*sqrt(m)"``), ``c = init_scale``.
+
+    What the init scale moves: with ``scale_output=True`` (the paper's "all weights uniform at scale c") every
+    layer, ``V`` included, is drawn at ``c``, so ``f`` at init is multiplied by ``c``. With ``scale_output=False``
+    only the hidden rows follow ``c``; ``V`` is drawn at :data:`OUTPUT_INIT_SCALE`, so with fixed gains ``f`` does
+    not depend on ``c`` and only the normalization terms move (book/02_hessian.ipynb).
     ``gains="fixed"``: ``g = 1`` and not trained (``f`` is invariant to the scale of each row);
     ``gains="pytorch"``: ``g`` trained, initialised to the row norms (PyTorch's ``weight_norm``).
-    ``seed`` makes the initialisation independent of the global random state.
+    ``seed`` makes the initialisation independent of the global random state; ``dtype``/``device`` place it.
     """
 
     normalized = True
 
     def __init__(self, d_in: int, width: int, depth: int, d_out: int, *, activation: str = "tanh",
-                 init_scale: float = 0.5, init_mode: str = "c/sqrt(m)", gains: str = "fixed",
-                 bias: bool = False, seed: int | None = None):
+                 init_scale: float = 0.5, init_mode: str = "c/sqrt(m)", scale_output: bool = True,
+                 gains: str = "fixed", bias: bool = False, seed: int | None = None, dtype=None, device=None):
         super().__init__()
         self.d_in = _checks.positive_int("d_in", d_in)
         self.width = _checks.positive_int("width", width)
@@ -142,28 +148,39 @@ class WeightNormMLP(nn.Module):
         self.init_scale = _checks.positive_float("init_scale", init_scale)
         self.init_mode = _checks.choice("init_mode", init_mode, INIT_MODES)
         self.gains = _checks.choice("gains", gains, GAIN_PRESETS)
+        self.scale_output = _checks.choice("scale_output", scale_output, (True, False))
         self.phi = ACTIVATIONS[activation]
         self.hidden = nn.ModuleList(
             self._layer(d_in if l == 0 else width, width, bias) for l in range(depth))
         self.V = nn.Parameter(torch.empty(width, d_out))
         self.reset_parameters(seed)
+        if dtype is not None or device is not None:
+            self.to(device=device, dtype=dtype)
 
     def _layer(self, d_in: int, d_out: int, bias: bool) -> nn.Module:
         pytorch = self.gains == "pytorch"
         return WNLinear(d_in, d_out, train_gain=pytorch, gain_init="norm" if pytorch else None, bias=bias)
 
+    def _bound(self, c: float) -> float:
+        m = self.width
+        return c / math.sqrt(m) if self.init_mode == "c/sqrt(m)" else c * math.sqrt(m)
+
     @property
     def init_bound(self) -> float:
-        """Half-width ``b`` of the uniform initialisation."""
-        c, m = self.init_scale, self.width
-        return c / math.sqrt(m) if self.init_mode == "c/sqrt(m)" else c * math.sqrt(m)
+        """Half-width ``b`` of the uniform initialisation of the hidden rows."""
+        return self._bound(self.init_scale)
+
+    @property
+    def output_bound(self) -> float:
+        """Half-width of the uniform initialisation of ``V`` (``init_bound`` when ``scale_output``)."""
+        return self._bound(self.init_scale if self.scale_output else OUTPUT_INIT_SCALE)
 
     @torch.no_grad()
     def reset_parameters(self, seed: int | None = None) -> None:
         """Draw every weight (and bias) i.i.d. uniform on ``[-b, b]``; gains follow their preset."""
         gen = None if seed is None else torch.Generator().manual_seed(int(seed))
-        b = self.init_bound
         for p in self.parameters():
+            b = self.output_bound if p is self.V else self.init_bound
             p.copy_(torch.empty(p.shape).uniform_(-b, b, generator=gen))
         for layer in self.hidden:
             if isinstance(layer, WNLinear):
@@ -186,7 +203,7 @@ class WeightNormMLP(nn.Module):
     def extra_repr(self) -> str:
         return (f"d_in={self.d_in}, width={self.width}, depth={self.depth}, d_out={self.d_out}, "
                 f"activation={self.activation!r}, init_scale={self.init_scale}, "
-                f"init_mode={self.init_mode!r}, gains={self.gains!r}")
+                f"init_mode={self.init_mode!r}, scale_output={self.scale_output}, gains={self.gains!r}")
 
 
 class PlainMLP(WeightNormMLP):
@@ -202,30 +219,8 @@ class PlainMLP(WeightNormMLP):
 
 
 def _direction(layer: nn.Module) -> torch.Tensor:
+    """The direction parameter ``v`` of a hidden layer (the weight of an un-normalized one)."""
     return layer.v if isinstance(layer, WNLinear) else layer.weight
-
-
-def row_norms(model: nn.Module) -> list[torch.Tensor]:
-    """Normalization terms ``||v_i^(l)||`` per hidden layer, from the direction ``v`` (never from ``g v/||v||``).
-
-    For a :class:`PlainMLP` these are the row norms of the weights ``W^(l)``.
-    """
-    layers = getattr(model, "hidden", None)
-    if layers is None:
-        layers = [m for m in model.modules() if isinstance(m, WNLinear)]
-    if not layers:
-        raise TypeError(f"{type(model).__name__} has no weight-normalized layers (expected WNLinear or .hidden)")
-    return [torch.linalg.vector_norm(_direction(layer).detach(), dim=1) for layer in layers]
-
-
-def rho_min(model: nn.Module) -> float:
-    """``rho_min = min_{l,i} ||v_i^(l)||``, the smallest normalization term of the network."""
-    return min(float(r.min()) for r in row_norms(model))
-
-
-def rho_min_per_layer(model: nn.Module) -> list[float]:
-    """``min_i ||v_i^(l)||`` for each hidden layer ``l``."""
-    return [float(r.min()) for r in row_norms(model)]
 
 
 @torch.no_grad()

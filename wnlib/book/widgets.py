@@ -2,7 +2,7 @@
 
 Explained in: book/00_introduction.ipynb (reading the book). Each explorer comes with a question that tells the
 reader what to look for. Python callbacks need a kernel (Jupyter, Colab); the static pages pair every explorer
-with a kernel-free slider figure (``wnlib.plots.slider_figure``).
+with a kernel-free slider figure (:func:`wnlib.book.figures.slider_figure`).
 """
 from __future__ import annotations
 

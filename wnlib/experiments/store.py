@@ -91,14 +91,19 @@ class Store:
         return self.root / "runs" / key
 
     # ---- finished results -------------------------------------------------------------------------------
-    def save(self, key: str, history: pd.DataFrame, meta: dict) -> None:
-        """Store a finished run: ``history.csv``, then ``meta.json`` with its checksum; drop the checkpoint."""
+    def save(self, key: str, history: pd.DataFrame, meta: dict) -> tuple[pd.DataFrame, dict]:
+        """Store a finished run: ``history.csv``, then ``meta.json`` with its checksum; drop the checkpoint.
+
+        Returns ``(history, meta)`` exactly as :meth:`load` would read them back (parsed from the bytes written).
+        """
         folder = self.run_dir(key)
         data = history_to_csv(history)
         atomic_write(folder / HISTORY, data)
         meta = dict(meta, key=key, history_sha256=sha256(data))
-        atomic_write(folder / META, json.dumps(meta, indent=1, sort_keys=True).encode())
+        text = json.dumps(meta, indent=1, sort_keys=True)
+        atomic_write(folder / META, text.encode())
         (folder / CHECKPOINT).unlink(missing_ok=True)
+        return pd.read_csv(io.BytesIO(data)), json.loads(text)
 
     def load(self, key: str) -> tuple[pd.DataFrame, dict] | None:
         """``(history, meta)`` of a finished run, or ``None`` if absent or corrupted (reported, then deleted)."""

@@ -1,12 +1,8 @@
 """What every chapter does first: pick the execution profile, seed, set the plotly renderer, say what runs.
 
-Explained in: book/00_introduction.ipynb (execution profiles).
-
-Profiles: ``quick`` (CPU-sized: digits or teacher data, small widths, minutes) and ``full`` (the paper's
-settings on MNIST/CIFAR-10, for a GPU). Chosen by ``$WNLIB_PROFILE``; by default ``full`` only when CUDA is
-present and the MNIST files are found, else ``quick``.
-
-``python -m wnlib.book execute book/*.ipynb`` re-executes notebooks in place (outputs and widget state stored).
+Explained in: book/00_introduction.ipynb (execution profiles). The profiles themselves (``quick``, ``full``)
+are defined once, in :mod:`wnlib.experiments.registry`; this module decides which one a chapter runs:
+``$WNLIB_PROFILE`` if set, else ``full`` only when CUDA is present and the MNIST files are found, else ``quick``.
 """
 from __future__ import annotations
 
@@ -17,12 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import _checks
-from .data import dataset_available
-from .hardware import describe, device
-from .plots import use_book_renderer
-
-PROFILES = ("quick", "full")
+from .. import _checks
+from ..data import dataset_available
+from ..experiments import PROFILES
+from ..hardware import describe, device
+from .figures import use_book_renderer
 
 
 def profile() -> str:
@@ -68,32 +63,3 @@ def setup(*, quick_dataset: str = "digits", full_dataset: str = "mnist", seed: i
     if verbose:
         print(result)
     return result
-
-
-def execute(paths: list[str], *, timeout: int = 1800) -> None:
-    """Execute notebooks in place with nbclient, storing outputs and widget state (``make notebooks``)."""
-    import nbformat
-    from nbclient import NotebookClient
-
-    for path in paths:
-        nb = nbformat.read(path, as_version=4)
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
-                                resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}})
-        print(f"executing {path}", flush=True)
-        client.execute()
-        nbformat.write(nb, path)
-
-
-def _main(argv: list[str] | None = None) -> None:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m wnlib.book", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    ex = sub.add_parser("execute", help="re-execute notebooks in place")
-    ex.add_argument("paths", nargs="+")
-    args = parser.parse_args(argv)
-    execute(args.paths)
-
-
-if __name__ == "__main__":
-    _main()

@@ -1,0 +1,148 @@
+"""Plotly figures for the book: a renderer that works in the static HTML, one template, and the few figure
+shapes the chapters share (slider over a precomputed grid, panels of tracked quantities, certificate panels).
+
+Explained in: book/00_introduction.ipynb (how the figures are made).
+
+In the static book, plotly.js is served once per page from the book's own files (``_vendor/plotly.min.js``),
+so each figure is emitted as a small ``text/html`` snippet (no inlined plotly.js, no CDN) next to the usual
+``application/vnd.plotly.v1+json`` that JupyterLab draws. Colab keeps its own renderer. The template
+:data:`TEMPLATE` is set once by :func:`use_book_renderer` (called by ``wnlib.book.setup``).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import plotly.io as pio
+
+RENDERER = "wnlib_book"
+TEMPLATE = "plotly_white+wnlib"
+
+
+class _BookRenderer(pio.base_renderers.MimetypeRenderer):
+    """Both the plotly JSON (Jupyter) and an HTML snippet that needs a page-level ``window.Plotly``."""
+
+    def to_mimebundle(self, fig_dict):
+        fig = go.Figure(fig_dict)
+        spec = json.dumps(fig_dict, sort_keys=True, default=str)
+        div_id = "wnfig-" + hashlib.sha1(spec.encode()).hexdigest()[:12]  # stable ids: stable stored outputs
+        html = fig.to_html(include_plotlyjs=False, full_html=False, div_id=div_id,
+                           config={"displaylogo": False, "responsive": True})
+        return {"application/vnd.plotly.v1+json": fig.to_plotly_json(), "text/html": html}
+
+
+def use_book_renderer() -> str:
+    """Set the book's template, and :data:`RENDERER` as the default renderer (in Colab keep ``colab``)."""
+    pio.templates["wnlib"] = go.layout.Template(layout=dict(
+        height=440, legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, title_text=""),
+        margin=dict(t=110), title=dict(y=0.98, yanchor="top")))
+    pio.templates.default = TEMPLATE
+    if "google.colab" in sys.modules:
+        pio.renderers.default = "colab"
+    else:
+        pio.renderers[RENDERER] = _BookRenderer()
+        pio.renderers.default = RENDERER
+    return pio.renderers.default
+
+
+def annotate_provenance(fig: go.Figure, text: str, *, y: float = -0.22) -> go.Figure:
+    """Write ``text`` (data, profile, hardware) under the plot area, so every figure says what produced it."""
+    fig.add_annotation(text=text, xref="paper", yref="paper", x=0, y=y, showarrow=False,
+                       xanchor="left", yanchor="top", font=dict(size=10, color="#666"))
+    fig.update_layout(margin=dict(b=110 if y > -0.4 else 190))
+    return fig
+
+
+def _range(values, log: bool, pad: float = 0.05) -> list[float]:
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)] if log else v[np.isfinite(v)]
+    lo, hi = (np.log10(v.min()), np.log10(v.max())) if log else (v.min(), v.max())
+    span = (hi - lo) or 1.0
+    return [lo - pad * span, hi + pad * span]
+
+
+def slider_figure(frame: pd.DataFrame, *, x: str, y: list[str] | str, slider: str, title: str = "",
+                  log_x: bool = True, log_y: bool = True, labels: dict | None = None,
+                  provenance: str | None = None) -> go.Figure:
+    """Kernel-free exploration: one curve per column of ``y`` against ``x``, a slider over ``slider``.
+
+    ``frame`` is a precomputed grid (e.g. width x init scale); plotly express turns each value of ``slider``
+    into an animation frame, and moving the slider redraws the curves in the browser, without a kernel.
+    Axis ranges are fixed over all frames.
+    """
+    y = [y] if isinstance(y, str) else list(y)
+    labels = {**{col: col for col in y}, **(labels or {})}
+    part = frame.sort_values([slider, x])
+    fig = px.line(part, x=x, y=y, animation_frame=slider, markers=True, log_x=log_x, log_y=log_y,
+                  title=title, labels={**labels, "value": ", ".join(labels[c] for c in y) if len(y) < 3 else ""},
+                  range_x=_range(part[x], log_x), range_y=_range(part[y].to_numpy().ravel(), log_y))
+    fig.for_each_trace(lambda t: t.update(name=labels.get(t.name, t.name)))
+    for f in fig.frames:
+        for t in f.data:
+            t.name = labels.get(t.name, t.name)
+    fig.layout.updatemenus = []                       # a slider, no play button
+    fig.layout.sliders[0].currentvalue.prefix = f"{labels.get(slider, slider)} = "
+    fig.layout.sliders[0].pad.t = 50
+    fig.update_layout(height=520)
+    if provenance:
+        annotate_provenance(fig, provenance, y=-0.62)
+    return fig
+
+
+def history_figure(frame: pd.DataFrame, columns: dict[str, str], *, x: str = "epoch", log_y=(),
+                   title: str = "", provenance: str | None = None, color: str | None = None) -> go.Figure:
+    """Side-by-side panels, one per ``columns`` entry (column -> panel title), against ``x``.
+
+    ``frame`` may hold several runs told apart by the column ``color`` (default ``run`` when present): one line
+    each, the same colour in every panel. Each panel has its own y axis; those in ``log_y`` are logarithmic.
+    """
+    color = color or ("run" if "run" in frame else None)
+    ids = [x] + ([color] if color else [])
+    long = frame.melt(id_vars=ids, value_vars=list(columns), var_name="quantity")
+    long["quantity"] = long.quantity.map(columns)
+    fig = px.line(long, x=x, y="value", color=color, facet_col="quantity", markers=True, title=title,
+                  category_orders={"quantity": list(columns.values())}, facet_col_spacing=0.06)
+    fig.update_yaxes(matches=None, showticklabels=True, title_text="")
+    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=", 1)[-1]))
+    for i, col in enumerate(columns, start=1):
+        if col in log_y:
+            fig.update_yaxes(type="log", col=i)
+    fig.update_layout(height=420, legend_title_text="")
+    if provenance:
+        annotate_provenance(fig, provenance)
+    return fig
+
+
+def shade_vacuous(fig: go.Figure, loss_bound: float, top: float, **where) -> go.Figure:
+    """Grey band for values ``>= B``: a generalization bound there says nothing (the clipped gap never exceeds
+    ``B``)."""
+    fig.add_hrect(y0=loss_bound, y1=top, fillcolor="grey", opacity=0.15, line_width=0, **where)
+    return fig
+
+
+def certificate_figure(frames: dict[str, pd.DataFrame], title: str, provenance: str | None = None) -> go.Figure:
+    """Two panels per gradient-descent run (a table of :func:`wnlib.bounds.contraction_table`): the certificate
+    ``alpha_hat_t`` against ``t``, and the observed loss factor ``L(t+1)/L(t)`` beside the predicted one where
+    ``alpha_hat_t > 0``. Explained in: book/03_optimization.ipynb."""
+    long = pd.concat([fr.assign(run=name) for name, fr in frames.items()])
+    panels = {"alpha_hat": "certificate α̂_t (> 0: RSC certified)", "observed": "observed L(t+1)/L(t)",
+              "predicted": "predicted factor (α̂_t > 0)"}
+    melted = long.melt(id_vars=["step", "run"], value_vars=list(panels), var_name="quantity")
+    melted["panel"] = np.where(melted.quantity == "alpha_hat", "certificate α̂_t", "loss factor per step")
+    melted["quantity"] = melted.quantity.map(panels)
+    fig = px.line(melted, x="step", y="value", color="run", line_dash="quantity", facet_col="panel", markers=True,
+                  title=title, labels={"step": "gradient-descent step t", "value": ""})
+    fig.update_yaxes(matches=None, showticklabels=True)
+    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=", 1)[-1]))
+    fig.add_hline(y=0, line=dict(color="#999", width=1), col=1)
+    fig.update_yaxes(range=[0, 1.1], col=2)
+    fig.update_layout(height=460, legend=dict(font=dict(size=10)))
+    if provenance:
+        annotate_provenance(fig, provenance)
+    return fig
+

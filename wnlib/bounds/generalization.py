@@ -1,0 +1,138 @@
+"""Generalization: the uniform-convergence bound of the appendix (Theorem G) beside the measured gap.
+
+Explained in: book/A_proofs.md (Theorem G) and book/04_generalization.ipynb.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import _checks
+from ..quantities import _square_errors, as_batch
+from .constants import ACTIVATION_CONSTANTS, _check_model
+
+
+@dataclass
+class GeneralizationBound:
+    """Result of :func:`generalization_bound`: ``value`` bounds ``E[loss] - (1/n) sum loss`` (clipped at ``B``)
+    with probability ``>= 1 - delta``; ``vacuous`` when ``value >= B`` (no information: the gap never exceeds B)."""
+
+    value: float
+    vacuous: bool
+    loss_bound: float
+    rademacher: float          # bound on R_n(F_1), the Rademacher complexity of one output coordinate
+    complexity_term: float     # 2 * Lip * k-factor * R_n(F_1)
+    confidence_term: float     # B sqrt(log(1/delta) / (2n))
+    log_rademacher: float
+    constraints: dict = field(default_factory=dict)
+
+
+def norm_constraints(model: nn.Module) -> dict:
+    """The norm constraints the network at hand satisfies (the class F of Theorem G):
+
+    ``gamma_1 = max_i |g_i^(1)|`` (first layer, unit rows in l2), ``gamma_l = max_i |g_i^(l)| ||u_i^(l)||_1`` for
+    ``l >= 2`` (``u = v/||v||``; for the book's uniform init ``||u||_1`` is about ``(sqrt3/2) sqrt(m)``, so these grow with width),
+    ``nu = max_c ||V_c||_2``."""
+    model = _check_model(model, "norm_constraints")
+    gam = []
+    for l, layer in enumerate(model.hidden):
+        v = layer.v.detach().double()
+        u = v / torch.linalg.vector_norm(v, dim=1, keepdim=True)
+        g = layer.g.detach().double().abs()
+        gam.append(float(g.max()) if l == 0 else float((g * u.abs().sum(dim=1)).max()))
+    nu = float(torch.linalg.vector_norm(model.V.detach().double(), dim=0).max())
+    return {"gamma": gam, "nu": nu}
+
+
+def generalization_bound(model: nn.Module, n: int, delta: float, *, loss_bound: float = 1.0,
+                         input_norm: float | None = None, gamma=None, nu: float | None = None
+                         ) -> GeneralizationBound:
+    """Uniform-convergence bound for the clipped square loss over the WeightNorm class (EXACT, Theorem G).
+
+    With probability ``>= 1 - delta`` over ``n`` i.i.d. samples, every ``f`` in the class
+    ``F = {depth L, activation phi, |g^(1)_i| <= gamma_1, |g_i^(l)| ||u_i^(l)||_1 <= gamma_l (l >= 2),
+    ||V_c|| <= nu, ||x|| <= X}`` (no biases; any width) satisfies, for the loss ``min(||y - f(x)||^2, B)``::
+
+        E loss - (1/n) sum_i loss_i  <=  2 * Lip_k * nu * t_L / sqrt(n)  +  B sqrt(log(1/delta) / (2n))
+        t_0 = X,   t_l = |phi(0)| + c_phi * beta1 * gamma_l * t_{l-1}
+        Lip_1 = 2 sqrt(B),   Lip_k = 2 sqrt(2) sqrt(B) k  (k > 1, by the vector-contraction inequality)
+
+    ``c_phi = 1`` when ``phi - phi(0)`` is odd (tanh, sigmoid), ``2`` otherwise (softplus, GELU): a proof artefact
+    that makes the bound exponential in depth for those two. ``t_L`` is computed in log space. The bound does
+    not contain the width ``m``: at equal ``gamma``, ``nu`` it is the same for every width (the norms themselves
+    grow with ``m``; see :func:`norm_constraints`). It is vacuous (``value >= B``) for every network of the book
+    with realistic ``n``; the paper (informal) states ``O(sqrt(L/n))`` under its own constants.
+
+    ``gamma``, ``nu`` default to the model's current values (:func:`norm_constraints`); ``input_norm`` ``X``
+    defaults to ``sqrt(d)`` (inputs on the sphere).
+
+    Explained in: book/A_proofs.md (Theorem G), book/04_generalization.ipynb.
+    """
+    model = _check_model(model, "generalization_bound")
+    if any(layer.bias is not None for layer in model.hidden):
+        raise ValueError("generalization_bound covers networks without biases (bias=False); got bias=True")
+    n = _checks.positive_int("n", n)
+    delta = _checks.positive_float("delta", delta)
+    if not delta < 1:
+        raise ValueError(f"delta must be in (0, 1), got {delta!r}")
+    B = _checks.positive_float("loss_bound", loss_bound)
+    X = math.sqrt(model.d_in) if input_norm is None else _checks.positive_float("input_norm", input_norm)
+    measured = norm_constraints(model)
+    if gamma is None:
+        gamma = measured["gamma"]
+    gamma = [float(gv) for gv in (gamma if isinstance(gamma, (list, tuple, np.ndarray)) else [gamma] * model.depth)]
+    if len(gamma) != model.depth:
+        raise ValueError(f"gamma must have one entry per hidden layer (depth={model.depth}), got {len(gamma)}")
+    for gv in gamma:
+        _checks.positive_float("gamma", gv)
+    nu = measured["nu"] if nu is None else _checks.positive_float("nu", nu)
+    const = ACTIVATION_CONSTANTS[model.activation]
+    c_phi = 1.0 if const["odd"] else 2.0
+    log_phi0 = math.log(abs(const["phi0"])) if const["phi0"] != 0 else -math.inf
+    log_t = math.log(X)
+    for gv in gamma:
+        log_t = float(np.logaddexp(log_phi0, math.log(c_phi * const["beta1"] * gv) + log_t))
+    k = model.d_out
+    lip = 2.0 * math.sqrt(B) * (1.0 if k == 1 else math.sqrt(2.0) * k)
+    log_rad = math.log(nu) + log_t - 0.5 * math.log(n)
+    log_complexity = math.log(2.0 * lip) + log_rad
+    confidence = B * math.sqrt(math.log(1.0 / delta) / (2.0 * n))
+    complexity = math.exp(log_complexity) if log_complexity < 700 else math.inf
+    value = complexity + confidence
+    return GeneralizationBound(value=value, vacuous=bool(value >= B), loss_bound=B,
+                               rademacher=math.exp(log_rad) if log_rad < 700 else math.inf,
+                               complexity_term=complexity, confidence_term=confidence, log_rademacher=log_rad,
+                               constraints={"gamma": gamma, "nu": nu, "X": X, "c_phi": c_phi, "k": k})
+
+
+@torch.no_grad()
+def generalization_gap(model: nn.Module, x_train, y_train, x_test, y_test, *, loss_bound: float | None = None):
+    """MEASURED: ``test loss - train loss`` of the square loss (clipped at ``loss_bound`` when given, to compare
+    with :func:`generalization_bound`). Returns ``(gap, train_loss, test_loss)``.
+
+    Explained in: book/04_generalization.ipynb."""
+    def loss(x, y):
+        per = _square_errors(model(as_batch(model, x)), y.to(as_batch(model, x)))
+        if loss_bound is not None:
+            per = per.clamp(max=_checks.positive_float("loss_bound", loss_bound))
+        return float(per.mean())
+    tr, te = loss(x_train, y_train), loss(x_test, y_test)
+    return te - tr, tr, te
+
+
+
+def bound_vs_gap(model: nn.Module, data, *, delta: float, loss_bound: float) -> dict:
+    """For a trained ``model`` on ``data`` (a :class:`wnlib.Dataset`): the measured gap (clipped at ``B``) beside
+    the certified :func:`generalization_bound` at the network's own norms, in one dict (``train_loss``,
+    ``test_loss``, ``gap``, ``bound``, ``ratio`` = bound / gap, ``vacuous``, ``gamma_last``, ``nu``).
+
+    Explained in: book/04_generalization.ipynb."""
+    gap, train_loss, test_loss = generalization_gap(model, data.x_train, data.y_train, data.x_test, data.y_test,
+                                                    loss_bound=loss_bound)
+    gb = generalization_bound(model, n=data.n_train, delta=delta, loss_bound=loss_bound)
+    return dict(train_loss=train_loss, test_loss=test_loss, gap=gap, bound=gb.value, ratio=gb.value / gap,
+                vacuous=gb.vacuous, gamma_last=gb.constraints["gamma"][-1], nu=gb.constraints["nu"])

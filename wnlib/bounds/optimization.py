@@ -1,0 +1,131 @@
+"""Optimization: smoothness, the RSC certificate, gradient descent with step ``omega / beta_t``, contraction.
+
+Explained in: book/03_optimization.ipynb and book/A_proofs.md (Proposition R).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import _checks
+from ..quantities import (as_batch, gbar, gbar_sq, loss_hessian_norm, loss_operator, predictor_hessian_norm,
+                          square_loss)
+from .hessian import hessian_bound
+
+
+def smoothness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, method: str = "lanczos") -> float:
+    """``beta = lambda_max(grad^2_theta L(theta))``, the top (algebraic) eigenvalue of the square-loss Hessian on
+    ``(x, y)`` (MEASURED; Lanczos, or ``method="dense"`` for tiny nets).
+
+    Explained in: book/03_optimization.ipynb."""
+    return loss_hessian_norm(model, x, y, method=method, which="LA")
+
+
+def rsc_certificate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, kappa: float, *,
+                    hessian: str = "lanczos") -> float:
+    """``alpha_hat = 2 kappa^2 ||gbar||^2 - 2 sqrt(k) sqrt(L(theta)) max_{i,c} ||grad^2 f_c(theta; x_i)||_2``.
+
+    ``||gbar||^2 = sum_c ||(1/n) sum_i grad f_c(theta; x_i)||^2`` (:func:`wnlib.gbar_sq`), ``k`` outputs, ``L`` the
+    square loss ``(1/n) sum_i ||y_i - f(x_i)||^2``. Guarantee (Proposition R of book/A_proofs.md): for every
+    direction ``Delta`` with ``||Gbar Delta|| >= kappa ||Gbar||_F ||Delta||`` (``Gbar`` the ``k x p`` matrix with rows
+    ``gbar_c``; for ``k = 1`` this is ``|cos(Delta, gbar)| >= kappa``),
+    ``Delta^T grad^2 L(theta) Delta >= alpha_hat ||Delta||^2``. For ``k = 1`` it is the certificate of book/03_optimization.ipynb.
+
+    ``hessian``: how ``max ||grad^2 f||`` is obtained -- ``"lanczos"`` (MEASURED), ``"dense"`` (exact, tiny nets),
+    ``"bound"`` (:func:`hessian_bound`; then ``alpha_hat`` is a certified lower bound).
+
+    Explained in: book/A_proofs.md (Proposition R), book/03_optimization.ipynb.
+    """
+    kappa = _checks.positive_float("kappa", kappa)
+    if kappa > 1:
+        raise ValueError(f"kappa must be in (0, 1] (a cosine), got {kappa!r}")
+    _checks.choice("hessian", hessian, ("lanczos", "dense", "bound"))
+    xb = as_batch(model, x)
+    yb = y.to(xb)
+    with torch.no_grad():
+        loss = float(square_loss(model, xb, yb))
+        k = model(xb[:1]).shape[-1]
+    g2 = gbar_sq(model, xb)
+    if hessian == "bound":
+        hmax = float(hessian_bound(model, xb).max())
+    else:
+        hmax = float(predictor_hessian_norm(model, xb, method=hessian).max())
+    return 2.0 * kappa ** 2 * g2 - 2.0 * math.sqrt(k) * math.sqrt(max(loss, 0.0)) * hmax
+
+
+def predicted_contraction(alpha: float, beta: float, omega: float) -> float:
+    """``1 - alpha * omega * (2 - omega) / beta``: the per-step loss factor predicted for gradient descent with
+    step ``omega / beta`` under RSC (``alpha``) and smoothness (``beta``), ``omega in (0, 2)``.
+
+    Explained in: book/03_optimization.ipynb."""
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.floating)) or not math.isfinite(alpha):
+        raise TypeError(f"alpha must be a finite number, got {alpha!r}")
+    beta = _checks.positive_float("beta", beta)
+    omega = _checks.positive_float("omega", omega)
+    if not 0.0 < omega < 2.0:
+        raise ValueError(f"omega must be in the open interval (0, 2), got {omega!r}")
+    return 1.0 - float(alpha) * omega * (2.0 - omega) / beta
+
+
+
+def omega_over_beta(omega: float = 1.0, *, method: str = "lanczos"):
+    """Step-size rule for :func:`wnlib.train`: ``eta_t = omega / beta_t`` with ``beta_t`` the :func:`smoothness`
+    of the batch loss at ``theta_t``, ``omega in (0, 2)``. With ``batch_size=None`` this is the gradient descent
+    of the optimization theorem.
+
+    Explained in: book/03_optimization.ipynb."""
+    omega = _checks.positive_float("omega", omega)
+    if not omega < 2.0:
+        raise ValueError(f"omega must be in the open interval (0, 2), got {omega!r}")
+
+    def rule(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+        return omega / smoothness(model, x, y, method=method)
+
+    return rule
+
+
+def rsc_tracker(kappa: float, *, hessian: str = "bound", verify: bool = False):
+    """A quantity for ``wnlib.train(track=...)``: ``alpha_hat`` (:func:`rsc_certificate` on the training set)
+    and its Hessian term ``2 kappa^2 ||gbar||^2 - alpha_hat``.
+
+    ``verify=True`` also records ``rsc_margin = min_Delta (Delta^T grad^2 L Delta - alpha_hat)`` over two unit
+    directions in the cone: ``gbar/||gbar||`` and one at cosine exactly ``kappa`` (a random orthogonal part);
+    the certificate promises ``rsc_margin >= 0`` (up to rounding). Scalar-output models.
+
+    Explained in: book/03_optimization.ipynb."""
+    _checks.choice("hessian", hessian, ("lanczos", "dense", "bound"))
+    calls = [0]
+
+    def rsc(model: nn.Module, data) -> dict:
+        x, y = data.x_train, data.y_train
+        alpha = rsc_certificate(model, x, y, kappa, hessian=hessian)
+        row = dict(alpha_hat=alpha, hessian_term=2 * kappa ** 2 * gbar_sq(model, x) - alpha)
+        if verify:
+            g = gbar(model, x)[0]
+            g = g / g.norm()
+            u = torch.randn(g.numel(), generator=torch.Generator().manual_seed(calls[0]), dtype=g.dtype)
+            u = u.to(g.device) - (u.to(g.device) @ g) * g
+            op = loss_operator(model, x, y)
+            deltas = (g, kappa * g + math.sqrt(1 - kappa ** 2) * u / u.norm())
+            row["rsc_margin"] = min(float(d @ op.matvec(d)) / float(d @ d) - alpha for d in deltas)
+        calls[0] += 1
+        return row
+
+    return rsc
+
+
+def contraction_table(frame, omega: float):
+    """Add to a history of :func:`wnlib.train` with :func:`omega_over_beta` and :func:`rsc_tracker`:
+    ``beta`` (``omega / step_size``), ``predicted`` (:func:`predicted_contraction`, where ``alpha_hat > 0``)
+    and ``observed`` (``L(t+1) / L(t)``, from ``train_loss``). Returns a new pandas DataFrame.
+
+    Explained in: book/03_optimization.ipynb."""
+    out = frame.copy()
+    out["beta"] = omega / out.step_size
+    out["predicted"] = [predicted_contraction(a, b, omega) if a > 0 and b > 0 else np.nan
+                        for a, b in zip(out.alpha_hat, out.beta.fillna(-1.0))]
+    out["observed"] = out.train_loss.shift(-1) / out.train_loss
+    return out

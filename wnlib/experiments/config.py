@@ -1,0 +1,128 @@
+"""A run's configuration: everything that determines one training run, hashed into its key.
+
+Explained in: book/05_experiments.ipynb and README.md ("Reproducing the paper's experiments").
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .. import _checks
+from ..data import DATASETS, Dataset, load_dataset
+from ..hardware import device as best_device
+from ..model import ACTIVATIONS, GAIN_PRESETS, INIT_MODES, PlainMLP, WeightNormMLP
+from ..quantities import TRACKABLE
+
+MODELS = ("weightnorm", "plain")
+
+
+def default_results_dir() -> Path:
+    """``$WNLIB_RESULTS``, else the book's ``book/results`` (source checkout), else ``~/.cache/wnlib/results``."""
+    if os.environ.get("WNLIB_RESULTS"):
+        return Path(os.environ["WNLIB_RESULTS"]).expanduser()
+    book = Path(__file__).resolve().parent.parent / "book"
+    return book / "results" if book.is_dir() else Path("~/.cache/wnlib/results").expanduser()
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines one training run; ``key`` hashes all of it.
+
+    Model: ``model`` ("weightnorm" or "plain"), ``width`` (m), ``depth`` (L), ``activation``, ``init_scale`` (c),
+    ``init_mode``, ``scale_output`` (whether ``V`` follows the init scale), ``gains``. Data: ``dataset``, ``n_train``/``n_test`` (None: all), ``normalize``,
+    ``data_seed``. SGD: ``epochs``, ``lr``, ``batch_size``, ``momentum``, ``weight_decay``, ``seed`` (init and
+    batch order). Tracking: ``track`` (subset of ``wnlib.quantities.TRACKABLE``) every ``track_every`` epochs
+    (and always at the start and the end), on ``eval_size`` samples, Hessian on ``hessian_inputs`` inputs.
+    ``device`` "auto" picks the best device (recorded in the metadata).
+    """
+
+    dataset: str = "digits"
+    n_train: int | None = None
+    n_test: int | None = None
+    normalize: str = "sphere"
+    data_seed: int = 0
+    model: str = "weightnorm"
+    width: int = 64
+    depth: int = 2
+    activation: str = "tanh"
+    init_scale: float = 0.5
+    init_mode: str = "c/sqrt(m)"
+    scale_output: bool = True
+    gains: str = "fixed"
+    epochs: int = 30
+    lr: float = 0.05
+    batch_size: int = 64
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    seed: int = 0
+    track: tuple = ("loss", "accuracy", "rho_min", "gbar_sq")
+    track_every: int = 1
+    eval_size: int = 4096
+    hessian_inputs: int = 4
+    device: str = "auto"
+
+    def __post_init__(self):
+        _checks.choice("dataset", self.dataset, DATASETS)
+        _checks.choice("model", self.model, MODELS)
+        _checks.choice("activation", self.activation, tuple(ACTIVATIONS))
+        _checks.choice("init_mode", self.init_mode, INIT_MODES)
+        _checks.choice("gains", self.gains, GAIN_PRESETS)
+        _checks.choice("scale_output", self.scale_output, (True, False))
+        for name in ("width", "depth", "batch_size", "track_every", "eval_size", "hessian_inputs"):
+            _checks.positive_int(name, getattr(self, name))
+        _checks.positive_int("epochs", self.epochs, allow_zero=True)
+        for name in ("n_train", "n_test"):
+            if getattr(self, name) is not None:
+                _checks.positive_int(name, getattr(self, name))
+        for name in ("lr", "init_scale"):
+            object.__setattr__(self, name, _checks.positive_float(name, getattr(self, name)))
+        for name in ("momentum", "weight_decay"):
+            object.__setattr__(self, name, _checks.positive_float(name, getattr(self, name), allow_zero=True))
+        object.__setattr__(self, "track", tuple(self.track))
+        for name in self.track:
+            _checks.choice("track", name, TRACKABLE)
+
+    @property
+    def key(self) -> str:
+        """First 16 hex digits of the SHA-256 of the configuration as sorted JSON."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able dict (``track`` as a list)."""
+        d = dataclasses.asdict(self)
+        d["track"] = list(self.track)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RunConfig":
+        """Build from a dict; unknown fields raise an error listing the accepted ones."""
+        fields = [f.name for f in dataclasses.fields(cls)]
+        for name in d:
+            _checks.choice("RunConfig field", name, fields)
+        return cls(**d)
+
+    def replace(self, **changes) -> "RunConfig":
+        return dataclasses.replace(self, **changes)
+
+
+    def torch_device(self) -> torch.device:
+        """The device of the run: the best one here for ``device="auto"``."""
+        return best_device() if self.device == "auto" else torch.device(self.device)
+
+    def load_data(self, device=None) -> Dataset:
+        """The run's data on ``device`` (default :meth:`torch_device`)."""
+        return load_dataset(self.dataset, n_train=self.n_train, n_test=self.n_test,
+                            device=device if device is not None else self.torch_device(),
+                            normalize=self.normalize, seed=self.data_seed)
+
+    def build_model(self, d_in: int, d_out: int) -> torch.nn.Module:
+        """The run's network, initialised from ``seed``."""
+        cls = WeightNormMLP if self.model == "weightnorm" else PlainMLP
+        return cls(d_in, self.width, self.depth, d_out, activation=self.activation, init_scale=self.init_scale,
+                   init_mode=self.init_mode, scale_output=self.scale_output, gains=self.gains, seed=self.seed)

@@ -1,0 +1,183 @@
+"""Running configurations: one cached, resumable run, and sweeps through any executor.
+
+Explained in: book/05_experiments.ipynb and README.md ("Reproducing the paper's experiments").
+
+:func:`run` loads a finished run, or resumes it from its last checkpoint, or trains it from scratch, then
+stores it. :func:`sweep` runs many configurations through any ``concurrent.futures.Executor``. Each run is read
+from disk at most once per call.
+"""
+from __future__ import annotations
+
+import datetime
+import logging
+import math
+import os
+import time
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from typing import Iterable
+
+import pandas as pd
+import torch
+
+from .. import __version__, _checks, _extras
+from ..hardware import describe as describe_hardware
+from ..training import NonFiniteLossError, train
+from .config import RunConfig, default_results_dir
+from .registry import EXPERIMENTS, configs
+from .store import Store
+
+log = logging.getLogger("wnlib.experiments")
+
+SLEEP_ENV = "WNLIB_SLEEP_AFTER_CHECKPOINT"
+"""Test hook: seconds to sleep after each checkpoint, so a test can kill a run between two checkpoints."""
+
+
+def _metadata(config: RunConfig, device, wall_time: float, status: str, resumed_from_epoch: int) -> dict:
+    return dict(config=config.to_dict(), status=status, wall_time_s=round(wall_time, 3),
+                resumed_from_epoch=resumed_from_epoch,
+                wnlib_version=__version__, torch_version=torch.__version__, device=describe_hardware(device),
+                dataset=config.dataset, seed=config.seed,
+                date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+
+
+def _store(store) -> Store:
+    return store if isinstance(store, Store) else Store(store if store is not None else default_results_dir())
+
+
+def run(config: RunConfig, store: Store | str | os.PathLike | None = None, *, checkpoint_every: int = 5,
+        progress: bool = False) -> tuple[pd.DataFrame, dict]:
+    """Results of one run: loaded if stored, else resumed from its checkpoint or trained, then stored.
+
+    Returns ``(history, meta)``: one row per tracked step (``step``, ``epoch`` and the tracked quantities) and
+    the metadata (config, versions, device, wall time, date, ``status`` "done" or "diverged"). A checkpoint
+    (model, optimizer, batch-order generator, history so far) is written every ``checkpoint_every`` epochs.
+    """
+    store = _store(store)
+    checkpoint_every = _checks.positive_int("checkpoint_every", checkpoint_every)
+    found = store.load(config.key)
+    if found is not None:
+        return found
+    device = config.torch_device()
+    data = config.load_data(device)
+    model = config.build_model(data.d_in, data.d_out).to(device)
+    state = store.load_checkpoint(config.key)
+    wall_before, resumed_from = 0.0, 0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        wall_before, resumed_from = state["wall_time_s"], state["train"]["epoch"]
+        log.info("run %s: resuming from its checkpoint at epoch %d", config.key, resumed_from)
+    sleep = float(os.environ.get(SLEEP_ENV, 0))
+    started = time.perf_counter()
+
+    def checkpoint(train_state: dict) -> None:
+        epoch = train_state["epoch"]
+        if epoch % checkpoint_every == 0 and epoch < config.epochs:
+            wall = wall_before + time.perf_counter() - started
+            store.save_checkpoint(config.key, dict(train=train_state, model=model.state_dict(), wall_time_s=wall))
+            if sleep:
+                time.sleep(sleep)
+
+    steps_per_epoch = math.ceil(data.n_train / config.batch_size)
+    status = "done"
+    try:
+        history = train(model, data, epochs=config.epochs, lr=config.lr, batch_size=config.batch_size,
+                        momentum=config.momentum, weight_decay=config.weight_decay, seed=config.seed,
+                        track_every=config.track_every * steps_per_epoch, track=config.track,
+                        eval_size=config.eval_size, hessian_inputs=config.hessian_inputs, progress=progress,
+                        resume=None if state is None else state["train"], on_epoch_end=checkpoint)
+    except NonFiniteLossError as err:
+        history, status = err.history, "diverged"
+    # wall-clock columns would make two identical runs differ: the wall time goes to the metadata instead
+    frame = history.frame.drop(columns=["time_s"], errors="ignore")
+    meta = _metadata(config, device, wall_before + time.perf_counter() - started, status, resumed_from)
+    return store.save(config.key, frame, meta)
+
+
+
+def _run_in_worker(config: dict, root: str, checkpoint_every: int) -> tuple[pd.DataFrame, dict]:
+    """What an executor runs: plain arguments in, the run's ``(history, meta)`` out (picklable for any executor)."""
+    return run(RunConfig.from_dict(config), Store(root), checkpoint_every=checkpoint_every)
+
+
+def _limit_threads(threads: int) -> None:
+    torch.set_num_threads(threads)
+
+
+class _Inline(Executor):
+    """Runs each task in the calling process when it is submitted (one worker: no process to start)."""
+
+    def submit(self, fn, *args, **kwargs):
+        future = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as err:  # noqa: BLE001 - handed to the caller through the future
+            future.set_exception(err)
+        return future
+
+
+def tidy(results: Iterable[tuple[RunConfig, pd.DataFrame]]) -> pd.DataFrame:
+    """One table for many runs: each run's history with its configuration fields (and ``key``) as columns."""
+    frames = []
+    for config, history in results:
+        columns = {k: (",".join(v) if isinstance(v, list) else v) for k, v in config.to_dict().items()}
+        frames.append(history.assign(**columns, key=config.key))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def sweep(configs: Iterable[RunConfig], *, executor: Executor | None = None,
+          out: str | os.PathLike | None = None, checkpoint_every: int = 5, max_workers: int | None = None,
+          progress: bool = True) -> tuple[pd.DataFrame, list[dict]]:
+    """Run every configuration not stored yet, through ``executor``; return ``(tidy table, metadata list)``.
+
+    ``executor`` is any ``concurrent.futures.Executor`` (Dask, Ray or submitit executors work unchanged: each
+    task is the top-level function ``_run_in_worker(config_dict, out_dir, checkpoint_every)``). By default a
+    local process pool (``spawn`` context, ``max_workers`` processes sharing the cores). Finished runs are
+    loaded, unfinished ones resume from their checkpoints. A tqdm bar counts runs.
+    With one worker (``max_workers=1``, or a machine with fewer than 4 cores) the runs go one after the
+    other in this process, which saves starting a process (and importing torch) for nothing.
+    """
+    configs = list(dict.fromkeys(configs))  # drop duplicates, keep order
+    for c in configs:
+        if not isinstance(c, RunConfig):
+            raise TypeError(f"configs must contain wnlib.experiments.RunConfig objects, got {type(c).__name__}")
+    store = _store(out)
+    results = {c.key: store.load(c.key) for c in configs}  # a corrupted result is reported here, then rerun
+    todo = [c for c in configs if results[c.key] is None]
+    bar = _extras.progress_bar(len(configs), len(configs) - len(todo), "runs", enabled=progress, unit="run")
+    cores = os.cpu_count() or 1
+    workers = max_workers or max(1, min(len(todo), cores // 2))
+    own = executor is None and len(todo) > 0 and workers > 1
+    if own:
+        import multiprocessing
+
+        executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=_limit_threads, initargs=(max(1, cores // workers),))
+    elif executor is None:
+        executor = _Inline()
+    try:
+        futures = {executor.submit(_run_in_worker, c.to_dict(), str(store.root), checkpoint_every): c for c in todo}
+        for future in as_completed(futures):
+            results[futures[future].key] = future.result()
+            bar.update(1)
+    finally:
+        bar.close()
+        if own:
+            executor.shutdown(cancel_futures=True)
+    return tidy((c, results[c.key][0]) for c in configs), [results[c.key][1] for c in configs]
+
+
+def load_or_run(name: str, profile: str = "quick", *, dataset: str | None = None, out=None,
+                executor: Executor | None = None, progress: bool = True) -> tuple[pd.DataFrame, dict]:
+    """Load experiment ``name`` if stored, else compute the missing runs: ``(tidy table, metadata)``.
+
+    The metadata says what produced the table: experiment, profile, number of runs, wnlib/torch versions,
+    devices, dates, total wall time, and ``runs`` (every run's own metadata).
+    """
+    frame, metas = sweep(configs(name, profile, dataset=dataset), executor=executor, out=out, progress=progress)
+    summary = dict(experiment=name, profile=profile, description=EXPERIMENTS[name].description, n_runs=len(metas),
+                   wnlib_version=sorted({m["wnlib_version"] for m in metas}),
+                   torch_version=sorted({m["torch_version"] for m in metas}),
+                   device=sorted({m["device"] for m in metas}), date=sorted({m["date"][:10] for m in metas}),
+                   wall_time_s=round(sum(m["wall_time_s"] for m in metas), 1),
+                   diverged=sum(m["status"] == "diverged" for m in metas), runs=metas)
+    return frame, summary

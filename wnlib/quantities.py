@@ -1,0 +1,235 @@
+"""The theory's quantities, measured on a network: loss, normalization terms, ``gbar``, Hessian norms.
+
+Explained in: book/01_weightnorm.ipynb (loss, ``rho_min``), book/02_hessian.ipynb (predictor Hessian) and
+book/03_optimization.ipynb (``gbar``, loss Hessian). :func:`measure` is what :func:`wnlib.train` records at
+every tracked step; the names it accepts are :data:`TRACKABLE`:
+
+=================  ==========================================================================================
+``loss``           train/test square loss ``(1/n) sum_i ||y_i - f(x_i)||^2``
+``accuracy``       train/test accuracy (classification data only)
+``rho_min``        ``min_{l,i} ||v_i^(l)||`` overall and per layer
+``gbar_sq``        ``||gbar_t||^2 = sum_c ||(1/n) sum_i grad f_c(theta_t; x_i)||^2``
+``hessian``        ``max_i ||grad^2 f(theta_t; x_i)||_2`` over ``hessian_inputs`` training inputs
+``loss_hessian``   top eigenvalue of ``grad^2 L(theta_t)`` (smoothness ``beta_t``) on ``curvature_size`` samples
+=================  ==========================================================================================
+
+A callable ``q(model, data) -> dict`` in ``track`` adds its own columns (e.g.
+:func:`wnlib.bounds.rsc_tracker`).
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+from torch import nn
+
+from . import _checks
+from .curvature import METHODS, HessianOperator, _flatten, parameters, spectral_norm
+from .model import WNLinear, _direction
+
+TRACKABLE = ("loss", "accuracy", "rho_min", "gbar_sq", "hessian", "loss_hessian")
+DEFAULT_TRACK = ("loss", "accuracy", "rho_min", "gbar_sq")
+
+
+# ---- loss and evaluation ------------------------------------------------------------------------------------
+
+def _square_errors(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``||y_i - f(x_i)||^2`` per sample; a one-output model may return ``[n]`` and take targets ``[n]``."""
+    out = out[:, None] if out.dim() == 1 else out
+    y = y[:, None] if y.dim() == 1 else y
+    if y.shape != out.shape:
+        raise ValueError(f"y has shape {tuple(y.shape)} but the model outputs {tuple(out.shape)}")
+    return (out - y).pow(2).sum(dim=-1)
+
+
+def square_loss(model: Callable, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``L(theta) = (1/n) sum_i ||y_i - f(theta; x_i)||^2``, the paper's square loss (``model`` any callable)."""
+    return _square_errors(model(x), y).mean()
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 4096) -> tuple[float, float]:
+    """Square loss and accuracy (NaN for one-output regression) of ``model`` on ``(x, y)``."""
+    loss, correct = 0.0, 0
+    for start in range(0, x.shape[0], batch_size):
+        out, yb = model(x[start:start + batch_size]), y[start:start + batch_size]
+        loss += float(_square_errors(out, yb).sum())
+        if yb.dim() > 1 and yb.shape[1] > 1:
+            correct += int((out.argmax(1) == yb.argmax(1)).sum())
+    n = x.shape[0]
+    return loss / n, (correct / n if y.dim() > 1 and y.shape[1] > 1 else math.nan)
+
+
+# ---- normalization terms ------------------------------------------------------------------------------------
+
+def row_norms(model: nn.Module) -> list[torch.Tensor]:
+    """Normalization terms ``||v_i^(l)||`` per hidden layer, from the direction ``v`` (never from ``g v/||v||``).
+
+    For a :class:`~wnlib.PlainMLP` these are the row norms of the weights ``W^(l)``.
+    """
+    layers = getattr(model, "hidden", None)
+    if layers is None:
+        layers = [m for m in model.modules() if isinstance(m, WNLinear)]
+    if not layers:
+        raise TypeError(f"{type(model).__name__} has no weight-normalized layers (expected WNLinear or .hidden)")
+    return [torch.linalg.vector_norm(_direction(layer).detach(), dim=1) for layer in layers]
+
+
+def rho_min(model: nn.Module) -> float:
+    """``rho_min = min_{l,i} ||v_i^(l)||``, the smallest normalization term of the network."""
+    return min(float(r.min()) for r in row_norms(model))
+
+
+def rho_min_per_layer(model: nn.Module) -> list[float]:
+    """``min_i ||v_i^(l)||`` for each hidden layer ``l``."""
+    return [float(r.min()) for r in row_norms(model)]
+
+
+# ---- gradients and Hessians of f and of the loss ------------------------------------------------------------
+
+def as_batch(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``x`` as a batch ``[n, d]`` on the model's device and dtype (one input ``[d]`` becomes ``[1, d]``)."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    x = x.unsqueeze(0) if x.dim() == 1 else x
+    ref = parameters(model)[0]
+    return x.to(device=ref.device, dtype=ref.dtype)
+
+
+def output_indices(model: nn.Module, xb: torch.Tensor, output: int | None) -> list[int]:
+    """The output coordinates ``c`` to take: all of them (``output=None``) or ``[output]``."""
+    with torch.no_grad():
+        out = model(xb[:1])
+    k = 1 if out.dim() == 1 else out.shape[-1]
+    if output is None:
+        return list(range(k))
+    if isinstance(output, bool) or not isinstance(output, int) or not 0 <= output < k:
+        raise ValueError(f"output must be None (max over outputs) or an int in [0, {k - 1}], got {output!r}")
+    return [output]
+
+
+def _coordinate(out: torch.Tensor, c: int) -> torch.Tensor:
+    return out[0] if out.dim() == 1 else out[0, c]
+
+
+def gbar(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``gbar = (1/n) sum_i grad_theta f(theta; x_i)``, one row per output coordinate: shape ``[k, dim]``."""
+    params = parameters(model)
+    mean_out = model(as_batch(model, x)).mean(dim=0).reshape(-1)
+    rows = []
+    for c in range(mean_out.shape[0]):
+        grads = torch.autograd.grad(mean_out[c], params, retain_graph=c + 1 < mean_out.shape[0], allow_unused=True)
+        rows.append(_flatten(grads, params))
+    return torch.stack(rows)
+
+
+def gbar_sq(model: nn.Module, x: torch.Tensor) -> float:
+    """``||gbar||^2 = sum_c ||(1/n) sum_i grad_theta f_c(theta; x_i)||^2`` (for one output: ``||gbar||^2``)."""
+    return float(gbar(model, x).pow(2).sum())
+
+
+def predictor_operator(model: nn.Module, x: torch.Tensor, output: int = 0) -> HessianOperator:
+    """``grad^2_theta f_c(theta; x)`` for one input ``x`` and output coordinate ``c = output``."""
+    xb = as_batch(model, x)
+    if xb.shape[0] != 1:
+        raise ValueError(f"predictor_operator takes one input, got a batch of {xb.shape[0]}")
+    return HessianOperator(lambda: _coordinate(model(xb), output), parameters(model))
+
+
+def loss_operator(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, loss: Callable = square_loss
+                  ) -> HessianOperator:
+    """``grad^2_theta L(theta)`` of ``loss(model, x, y)`` (default the square loss) on ``(x, y)``."""
+    xb = as_batch(model, x)
+    yb = y.to(device=xb.device, dtype=xb.dtype)
+    return HessianOperator(lambda: loss(model, xb, yb), parameters(model))
+
+
+def predictor_hessian_norm(model: nn.Module, x: torch.Tensor, *, output: int | None = None,
+                           method: str = "lanczos", tol: float = 1e-8, max_iter: int = 1000) -> torch.Tensor:
+    """``||grad^2_theta f(theta; x_i)||_2`` for every input ``x_i`` of the batch ``x`` (one value per input).
+
+    ``output=c`` takes coordinate ``c`` of ``f``; ``None`` the max over the ``k`` outputs.
+    """
+    _checks.choice("method", method, METHODS)
+    xb = as_batch(model, x)
+    outputs = output_indices(model, xb, output)
+    norms = [max(spectral_norm(predictor_operator(model, xi, c), method=method, tol=tol, max_iter=max_iter)
+                 for c in outputs) for xi in xb]
+    return torch.tensor(norms, dtype=torch.float64)
+
+
+def loss_hessian_norm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, loss: Callable = square_loss,
+                      method: str = "lanczos", which: str = "LM", tol: float = 1e-8, max_iter: int = 1000) -> float:
+    """``||grad^2_theta L(theta)||_2`` of ``loss`` (default the square loss) on ``(x, y)``; ``which="LA"`` gives
+    the top eigenvalue, the smoothness ``beta`` along the trajectory."""
+    return spectral_norm(loss_operator(model, x, y, loss=loss), method=method, which=which, tol=tol,
+                         max_iter=max_iter)
+
+
+def dense_hessian(model: nn.Module, x: torch.Tensor, *, y: torch.Tensor | None = None,
+                  output: int = 0) -> torch.Tensor:
+    """The full Hessian, by ``torch.autograd.functional.hessian`` over the flattened ``theta`` (an independent
+    route from the HVP operator): of ``f_output(theta; x)`` for one input, or of the square loss when ``y``
+    is given. Run it on a float64 model for ground truth."""
+    params = parameters(model)
+    xb = as_batch(model, x)
+    names = [n for n, p in model.named_parameters() if p.requires_grad]
+    shapes = [p.shape for p in params]
+    flat = torch.cat([p.detach().reshape(-1) for p in params])
+
+    def fn(theta):
+        chunks = torch.split(theta, [s.numel() for s in shapes])
+        values = {n: c.reshape(s) for n, c, s in zip(names, chunks, shapes)}
+        call = lambda inp: torch.func.functional_call(model, values, (inp,))  # noqa: E731
+        if y is not None:
+            return square_loss(call, xb, y.to(xb))
+        if xb.shape[0] != 1:
+            raise ValueError(f"dense_hessian of f takes one input, got a batch of {xb.shape[0]}")
+        return _coordinate(call(xb), output)
+
+    return torch.autograd.functional.hessian(fn, flat)
+
+
+# ---- what wnlib.train records -------------------------------------------------------------------------------
+
+def measure(model: nn.Module, data, track=DEFAULT_TRACK, *, eval_size: int = 4096, hessian_inputs: int = 4,
+            curvature_size: int = 256) -> dict:
+    """One row of the quantities named in ``track`` (see the module docstring) for ``model`` on ``data``.
+
+    Evaluated on the first ``eval_size`` samples of each split (a fixed subset); callables in ``track`` are
+    called as ``q(model, data)`` and their dict merged into the row.
+    """
+    row = {}
+    x_tr, y_tr = data.x_train[:eval_size], data.y_train[:eval_size]
+    if "loss" in track or "accuracy" in track:
+        for split, (x, y) in {"train": (x_tr, y_tr), "test": (data.x_test[:eval_size], data.y_test[:eval_size])}.items():
+            loss, acc = evaluate(model, x, y)
+            if "loss" in track:
+                row[f"{split}_loss"] = loss
+            if "accuracy" in track and data.num_classes:
+                row[f"{split}_accuracy"] = acc
+    if "rho_min" in track:
+        per_layer = rho_min_per_layer(model)
+        row["rho_min"] = min(per_layer)
+        row.update({f"rho_min_{l + 1}": r for l, r in enumerate(per_layer)})
+    if "gbar_sq" in track:
+        row["gbar_sq"] = gbar_sq(model, x_tr)
+    if "hessian" in track:
+        row["hessian_norm"] = float(predictor_hessian_norm(model, x_tr[:hessian_inputs], tol=1e-4).max())
+    if "loss_hessian" in track:
+        row["loss_hessian_top"] = loss_hessian_norm(model, x_tr[:curvature_size], y_tr[:curvature_size],
+                                                    which="LA", tol=1e-4)
+    for quantity in track:
+        if callable(quantity):
+            row.update(quantity(model, data))
+    return row
+
+
+def check_track(track) -> tuple:
+    """``track`` as a tuple, each entry one of :data:`TRACKABLE` or a callable ``q(model, data) -> dict``."""
+    track = (track,) if isinstance(track, str) else tuple(track)
+    for name in track:
+        if not callable(name):
+            _checks.choice("track", name, TRACKABLE)
+    return track
