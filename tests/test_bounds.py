@@ -297,3 +297,37 @@ def test_paper_scaling_fits_constant_and_labels_it():
         paper_scaling("hessian", width=4, depth=2)
     with pytest.raises(ValueError, match="kind"):
         paper_scaling("loss", depth=2, n=3)
+
+
+# ------------------------------------------------------------------ the last-layer floor (chapter 2)
+@pytest.mark.parametrize("act, depth, gains, bias, d_out", [
+    ("tanh", 1, "fixed", False, 1), ("tanh", 3, "fixed", False, 2), ("softplus", 2, "pytorch", False, 1),
+    ("gelu", 2, "fixed", True, 3), ("sigmoid", 3, "pytorch", True, 1)])
+def test_hessian_floor_is_the_norm_of_the_V_columns_v_block(act, depth, gains, bias, d_out):
+    """floor = max_i ||d^2 f_c / dV_ic dv_i^(L)|| read off the dense float64 Hessian, for every output c; it is
+    below ||grad^2 f_c||_2."""
+    model = make(4, 6, depth, d_out, activation=act, gains=gains, bias=bias, init_scale=2.0, seed=1)
+    sgd_steps(model, 2, seed=0)
+    x = torch.randn(2, 4, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    floor = bounds.hessian_floor(model, x)
+    names = [n for n, p in model.named_parameters() if p.requires_grad]
+    sizes = [p.numel() for p in wnlib.curvature.parameters(model)]
+    offset = dict(zip(names, np.cumsum([0] + sizes[:-1])))
+    v_last, d_prev = f"hidden.{depth - 1}.v", model.hidden[-1].in_features
+    for j, xj in enumerate(x):
+        for c in range(d_out):
+            H = wnlib.dense_hessian(model, xj, output=c)
+            blocks = [H[offset[v_last] + i * d_prev: offset[v_last] + (i + 1) * d_prev, offset["V"] + i * d_out + c]
+                      for i in range(model.width)]
+            assert float(floor[j]) == pytest.approx(max(float(b.norm()) for b in blocks), rel=1e-10)
+            assert float(floor[j]) <= float(torch.linalg.matrix_norm(H, 2)) * (1 + 1e-12)
+
+
+def test_hessian_floor_does_not_decay_with_width_at_fixed_row_norms():
+    """With every row at norm 1 the floor settles at a width-independent level (the chapter-2 finding)."""
+    x = wnlib.load_dataset("teacher", n_train=2, n_test=1).x_train.double()
+    floors = []
+    for m in (64, 256, 1024):
+        net = wnlib.rescale_rows(make(16, m, 2, 1, seed=0), rho=1.0)
+        floors.append(float(bounds.hessian_floor(net, x).mean()))
+    assert max(floors) / min(floors) < 1.5 and min(floors) > 0.05

@@ -161,3 +161,38 @@ def test_row_norms_and_rho_min_come_from_v():
     assert wnlib.rho_min_per_layer(model)[1] == pytest.approx(wnlib.rho_min(model))
     wnlib.rescale_rows(model, rho=2.5)
     assert all(torch.allclose(r, torch.full_like(r, 2.5)) for r in wnlib.row_norms(model))
+
+
+def test_scale_output_decides_whether_V_follows_the_init_scale(float64):
+    """scale_output=True: every layer at c, so with fixed gains f(c) = (c / c0) f(c0) exactly (alpha is invariant
+    to the row scale, V is proportional to c). scale_output=False: V stays at 0.5, f does not depend on c."""
+    x = torch.randn(6, 7, generator=torch.Generator().manual_seed(0))
+    nets = {(c, s): wnlib.WeightNormMLP(7, 16, 2, 3, init_scale=c, scale_output=s, seed=4)
+            for c in (0.5, 5.0) for s in (True, False)}
+    torch.testing.assert_close(nets[5.0, True](x), 10 * nets[0.5, True](x), rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(nets[5.0, False](x), nets[0.5, False](x), rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(nets[5.0, False].V, nets[0.5, True].V)
+    assert wnlib.rho_min(nets[5.0, False]) == pytest.approx(10 * wnlib.rho_min(nets[0.5, False]), rel=1e-12)
+    assert nets[5.0, False].output_bound == nets[0.5, True].init_bound
+    assert "scale_output=False" in repr(nets[5.0, False])
+    with pytest.raises(ValueError, match="scale_output must be one of True, False"):
+        wnlib.WeightNormMLP(7, 16, 2, 3, scale_output="yes")
+
+
+def test_dtype_and_device_at_construction():
+    net = wnlib.WeightNormMLP(3, 4, 1, 1, seed=0, dtype=torch.float64, device="cpu")
+    assert all(p.dtype == torch.float64 for p in net.parameters())
+    ref = wnlib.WeightNormMLP(3, 4, 1, 1, seed=0).double()
+    torch.testing.assert_close(net.V, ref.V, rtol=0, atol=0)
+
+
+def test_square_loss_of_a_model_returning_one_value_per_input():
+    """A model with outputs [N] and targets [N]: the mean of squared errors, not N times it."""
+    x, y = torch.randn(10, 3), torch.randn(10)
+    net = torch.nn.Linear(3, 1)
+    flat = lambda inp: net(inp)[:, 0]  # noqa: E731
+    expected = ((net(x)[:, 0] - y) ** 2).mean()
+    torch.testing.assert_close(wnlib.square_loss(flat, x, y), expected)
+    torch.testing.assert_close(wnlib.square_loss(net, x, y), expected)
+    with pytest.raises(ValueError, match="y has shape"):
+        wnlib.square_loss(net, x, torch.randn(10, 2))

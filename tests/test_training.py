@@ -1,4 +1,4 @@
-"""SGD on the square loss: rho_min monotonicity (theory-notes 4.2), determinism, tracking."""
+"""The training loop: rho_min monotonicity (chapter 3), determinism, tracking, optimizers, step-size rules."""
 
 import numpy as np
 import pytest
@@ -82,3 +82,100 @@ def test_regression_data_has_no_accuracy():
     data = wnlib.load_dataset("teacher", n_train=64, n_test=32)
     h = wnlib.train(wnlib.WeightNormMLP(16, 8, 1, 1), data, epochs=1, lr=0.1, batch_size=32, progress=False)
     assert "train_accuracy" not in h.frame.columns and "train_loss" in h.frame.columns
+
+
+def _tiny_task(n=24, d=5, k=1, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x, y = torch.randn(n, d, generator=g, dtype=torch.float64), torch.randn(n, k, generator=g, dtype=torch.float64)
+    return wnlib.Dataset(x, y, x[:4], y[:4], "tiny", None)
+
+
+def test_full_batch_gd_with_a_step_rule_is_the_usual_loop():
+    """``batch_size=None`` + ``step_size``: theta_{t+1} = theta_t - eta_t grad L(theta_t) on all the data, the
+    usual hand-written PyTorch loop; the rule's value is recorded on the row of step t."""
+    data = _tiny_task()
+    ours = wnlib.WeightNormMLP(5, 6, 2, 1, seed=1, dtype=torch.float64)
+    usual = wnlib.WeightNormMLP(5, 6, 2, 1, seed=1, dtype=torch.float64)
+    rule = lambda model, x, y: 0.1 + 0.05 * float(wnlib.square_loss(model, x, y))  # noqa: E731
+    h = wnlib.train(ours, data, epochs=4, batch_size=None, step_size=rule, track=("loss",), progress=False)
+    etas = []
+    for _ in range(4):
+        loss = wnlib.square_loss(usual, data.x_train, data.y_train)
+        grads = torch.autograd.grad(loss, list(usual.parameters()))
+        etas.append(0.1 + 0.05 * float(loss))
+        with torch.no_grad():
+            for p, g in zip(usual.parameters(), grads):
+                p -= etas[-1] * g
+    for a, b in zip(ours.parameters(), usual.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-13)
+    assert h["step"].tolist() == [0, 1, 2, 3, 4]
+    np.testing.assert_allclose(h["step_size"][:4], etas, rtol=1e-12)
+    assert np.isnan(h["step_size"][4])
+
+
+def test_omega_over_beta_uses_the_top_eigenvalue_of_the_loss_hessian():
+    data = _tiny_task()
+    model = wnlib.WeightNormMLP(5, 4, 1, 1, seed=2, dtype=torch.float64)
+    beta = float(torch.linalg.eigvalsh(wnlib.dense_hessian(model, data.x_train, y=data.y_train))[-1])
+    h = wnlib.train(model, data, epochs=1, batch_size=None, step_size=wnlib.bounds.omega_over_beta(1.5),
+                    track=(), progress=False)
+    assert h["step_size"][0] == pytest.approx(1.5 / beta, rel=1e-8)
+    with pytest.raises(ValueError, match="omega must be in the open interval"):
+        wnlib.bounds.omega_over_beta(2.0)
+
+
+def test_any_torch_optimizer_same_as_the_usual_loop(digits):
+    """``optimizer=torch.optim.Adam``: the same trajectory as the usual loop over the same seeded batches."""
+    data = digits.to(dtype=torch.float64)
+    ours = wnlib.WeightNormMLP(64, 8, 2, 10, seed=0, dtype=torch.float64)
+    usual = wnlib.WeightNormMLP(64, 8, 2, 10, seed=0, dtype=torch.float64)
+    wnlib.train(ours, data, epochs=2, lr=1e-2, batch_size=64, optimizer=torch.optim.Adam, seed=7,
+                track=(), progress=False)
+    opt, gen = torch.optim.Adam(usual.parameters(), lr=1e-2), torch.Generator().manual_seed(7)
+    for _ in range(2):
+        for idx in torch.randperm(data.n_train, generator=gen).split(64):
+            opt.zero_grad()
+            ((usual(data.x_train[idx]) - data.y_train[idx]) ** 2).sum(1).mean().backward()
+            opt.step()
+    for a, b in zip(ours.parameters(), usual.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_optimizer_factories_and_errors(digits):
+    model = wnlib.WeightNormMLP(64, 8, 1, 10, seed=0)
+    nesterov = lambda params: torch.optim.SGD(params, lr=0.1, momentum=0.9, nesterov=True)  # noqa: E731
+    h = wnlib.train(model, digits, epochs=1, batch_size=64, optimizer=nesterov, track=("loss",), progress=False)
+    assert h["train_loss"][-1] < h["train_loss"][0]
+    with pytest.raises(TypeError, match="momentum applies to torch.optim.SGD"):
+        wnlib.train(model, digits, epochs=1, optimizer=torch.optim.Adam, momentum=0.9, progress=False)
+    with pytest.raises(TypeError, match="optimizer factory must return a torch.optim.Optimizer"):
+        wnlib.train(model, digits, epochs=1, optimizer=lambda params: None, progress=False)
+    with pytest.raises(TypeError, match="optimizer must be"):
+        wnlib.train(model, digits, epochs=1, optimizer="adam", progress=False)
+    with pytest.raises(TypeError, match="step_size must be None or a rule"):
+        wnlib.train(model, digits, epochs=1, step_size=0.1, progress=False)
+    with pytest.raises(ValueError, match="track must be one of"):
+        wnlib.train(model, digits, epochs=1, track=("los",), progress=False)
+
+
+def test_custom_tracked_quantity_and_history_columns(digits):
+    model = wnlib.WeightNormMLP(64, 8, 1, 10, seed=0)
+    mean_v = lambda model, data: {"mean_V": float(model.V.mean())}  # noqa: E731
+    h = wnlib.train(model, digits, epochs=2, lr=0.5, batch_size=128, track=("rho_min", mean_v), progress=False)
+    assert h["mean_V"][-1] == pytest.approx(float(model.V.mean()))
+    assert h["rho_min"].shape == (3,) and "mean_V" in h.columns
+    with pytest.raises(KeyError, match="no tracked column 'rho'.*rho_min"):
+        h["rho"]
+
+
+def test_rsc_tracker_certificate_holds_along_gradient_descent():
+    """The certified alpha_hat (Hessian bound inside) never exceeds the curvature along the cone's directions."""
+    data = _tiny_task(n=16, d=4)
+    model = wnlib.rescale_rows(wnlib.WeightNormMLP(4, 5, 2, 1, seed=3, dtype=torch.float64), factor=100.0)
+    h = wnlib.train(model, data, epochs=4, batch_size=None, step_size=wnlib.bounds.omega_over_beta(1.0),
+                    track=("loss", wnlib.bounds.rsc_tracker(0.8, verify=True)), progress=False)
+    assert (h["rsc_margin"] >= -1e-10).all()
+    table = wnlib.bounds.contraction_table(h.frame, 1.0)
+    np.testing.assert_allclose(table.beta[:4], 1.0 / table.step_size[:4])
+    observed = table.train_loss.shift(-1) / table.train_loss
+    np.testing.assert_allclose(table.observed, observed)

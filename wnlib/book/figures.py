@@ -63,7 +63,8 @@ def _range(values, log: bool, pad: float = 0.05) -> list[float]:
     v = v[np.isfinite(v) & (v > 0)] if log else v[np.isfinite(v)]
     lo, hi = (np.log10(v.min()), np.log10(v.max())) if log else (v.min(), v.max())
     span = (hi - lo) or 1.0
-    return [lo - pad * span, hi + pad * span]
+    lo, hi = lo - pad * span, hi + pad * span
+    return [10 ** lo, 10 ** hi] if log else [lo, hi]      # data units: plotly express takes the log itself
 
 
 def slider_figure(frame: pd.DataFrame, *, x: str, y: list[str] | str, slider: str, title: str = "",

@@ -1,0 +1,105 @@
+"""Core vs extras: the core imports and runs with torch, numpy and scipy only; each extra's absence gives an
+error naming it. The optional packages are blocked in a fresh interpreter (as if never installed)."""
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CORE = ("torch", "numpy", "scipy")
+
+
+def _closure(names) -> set:
+    """The distributions that ``pip install torch numpy scipy`` brings (their requirements, recursively)."""
+    from importlib import metadata
+
+    seen, todo = set(), list(names)
+    while todo:
+        name = re.split(r"[<>=!~;\[ ]", todo.pop())[0].lower().replace("_", "-")
+        if name in seen:
+            continue
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        seen.add(name)
+        todo += [r for r in dist.requires or [] if "extra ==" not in r]
+    return seen
+
+
+@pytest.fixture(scope="module")
+def core_site(tmp_path_factory) -> Path:
+    """A folder holding (as symlinks) only the core's distributions: torch, numpy, scipy and what they need."""
+    from importlib import metadata
+
+    site = tmp_path_factory.mktemp("core-site")
+    for name in _closure(CORE):
+        dist = metadata.distribution(name)
+        for top in {Path(f).parts[0] for f in dist.files or []}:
+            source = Path(dist.locate_file(top))
+            if source.exists() and not (site / top).exists() and top != "..":
+                (site / top).symlink_to(source)
+    return site
+
+
+def _run_core_only(site: Path, code: str) -> subprocess.CompletedProcess:
+    """``code`` in a fresh interpreter that sees the standard library, the core's packages and wnlib only."""
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": f"{site}{os.pathsep}{ROOT}", "HOME": str(site)}
+    return subprocess.run([sys.executable, "-S", "-c", textwrap.dedent(code)], cwd=site, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_core_dependencies_are_torch_numpy_scipy():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    core = {re.split(r"[<>=\[ ]", d)[0] for d in project["dependencies"]}
+    assert core == {"torch", "numpy", "scipy"}
+    assert {"data", "experiments", "book"} <= set(project["optional-dependencies"])
+
+
+def test_the_core_site_lacks_the_extras(core_site):
+    result = _run_core_only(core_site, "import importlib.util as u; print([m for m in ('pandas', 'plotly', "
+                                       "'ipywidgets', 'sklearn', 'torchvision', 'tqdm') if u.find_spec(m)])")
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr[-2000:]
+
+
+def test_readme_core_example_runs_without_extras(core_site):
+    readme = (ROOT / "README.md").read_text()
+    example = re.findall(r"```python\n(.*?)```", readme, flags=re.S)[0]
+    result = _run_core_only(core_site, example)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "certified upper bounds" in result.stdout
+
+
+def test_each_extra_is_named_when_missing(core_site):
+    result = _run_core_only(core_site, """
+        import wnlib
+        for what, call in [("book", lambda: __import__("wnlib.book")),
+                           ("experiments", lambda: __import__("wnlib.experiments")),
+                           ("data", lambda: wnlib.load_dataset("digits")),
+                           ("data", lambda: wnlib.load_dataset("mnist")),
+                           ("experiments", lambda: wnlib.History(rows=[{"step": 0}]).frame)]:
+            try:
+                call()
+            except ImportError as err:
+                print(what, "->", err)
+            else:
+                print(what, "-> no error")
+    """)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 5, result.stdout
+    for line in lines:
+        extra = line.split(" ->")[0]
+        assert f'pip install "wnlib[{extra}]"' in line, line
+
+
+def test_version_is_defined_once():
+    import wnlib
+
+    assert 'version = {attr = "wnlib.__version__"}' in (ROOT / "pyproject.toml").read_text()
+    assert re.fullmatch(r"\d+\.\d+\.\d+", wnlib.__version__)
