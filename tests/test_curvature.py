@@ -75,7 +75,7 @@ def test_loss_hessian_norm_and_top_eigenvalue(case, float64):
 
 
 def test_loss_hessian_decomposition(float64):
-    """grad^2 L = (2/n) sum J_i^T J_i - (2/n) sum_i sum_c r_ic grad^2 f_c(x_i), r = y - f (theory-notes 4.4)."""
+    """grad^2 L = (2/n) sum J_i^T J_i - (2/n) sum_i sum_c r_ic grad^2 f_c(x_i), r = y - f (chapter 3)."""
     model = _model(2, 3, "tanh", "c*sqrt(m)", "fixed", 1.0)
     x, y = torch.randn(4, 3), torch.randn(4, 2)
     n = x.shape[0]

@@ -84,7 +84,7 @@ def test_fixed_gains_make_f_invariant_to_row_scale(float64):
 
 @pytest.mark.parametrize("activation", wnlib.SMOOTH_ACTIVATIONS)
 def test_gradient_is_orthogonal_to_each_row(activation, float64):
-    """<grad_{v_i} f, v_i> = 0 for every row (theory-notes 4.1), for f and for the loss."""
+    """<grad_{v_i} f, v_i> = 0 for every row (chapter 1, scale invariance), for f and for the loss."""
     model = _mlp(activation=activation, init_mode="c*sqrt(m)")
     x, y = torch.randn(7, 6), torch.randn(7, 2)
     for scalar in (model(x)[:, 1].sum(), wnlib.square_loss(model, x, y)):
@@ -97,7 +97,7 @@ def test_gradient_is_orthogonal_to_each_row(activation, float64):
 
 
 def test_rescaling_rows_divides_gradient_and_hessian_blocks(float64):
-    """Rows scaled by c: f unchanged, hidden gradient / c, hidden-hidden Hessian / c^2 (theory-notes 4.3)."""
+    """Rows scaled by c: f unchanged, hidden gradient / c, hidden-hidden Hessian / c^2 (chapter 2, the normalization map)."""
     model = _mlp(depth=1, width=3, d_in=2, d_out=1)
     x = torch.randn(2)
     h0 = wnlib.dense_hessian(model, x)

@@ -101,5 +101,59 @@ def test_each_extra_is_named_when_missing(core_site):
 def test_version_is_defined_once():
     import wnlib
 
-    assert 'version = {attr = "wnlib.__version__"}' in (ROOT / "pyproject.toml").read_text()
+    assert 'version = {attr = "wnlib._version.__version__"}' in (ROOT / "pyproject.toml").read_text()
     assert re.fullmatch(r"\d+\.\d+\.\d+", wnlib.__version__)
+
+
+def _imports() -> dict[str, set[str]]:
+    """wnlib's own import graph: module -> the wnlib modules it imports (at any depth in its source)."""
+    import ast
+
+    graph = {}
+    for path in (ROOT / "wnlib").rglob("*.py"):
+        rel = path.relative_to(ROOT).with_suffix("")
+        name = ".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")
+                    base = ".".join(parts[:len(parts) - node.level + 1] + ([base] if base else []))
+                targets = [base] + [f"{base}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            else:
+                continue
+            deps |= {t for t in targets if t.startswith("wnlib") and t != name}
+        graph[name] = deps
+    return {m: {d for d in deps if d in graph} for m, deps in graph.items()}
+
+
+def test_import_graph_has_no_cycles_and_no_upward_arrows():
+    """The core never imports experiments or book, experiments never imports book; no module imports itself
+    back through others (a DAG, packages' __init__ re-exports aside)."""
+    graph = _imports()
+    layer = lambda m: 2 if m.startswith("wnlib.book") else 1 if m.startswith("wnlib.experiments") else 0  # noqa
+    for module, deps in graph.items():
+        if module.endswith("__main__"):  # entry points (python -m wnlib) sit on top of everything
+            continue
+        for dep in deps:
+            if dep != "wnlib" and dep.count(".") >= 1:
+                assert layer(dep) <= layer(module), f"{module} imports {dep}: an arrow up the layers"
+    modules = {m: {d for d in deps if d not in ("wnlib",) and not d == m.rsplit(".", 1)[0]}
+               for m, deps in graph.items() if not m.endswith("__main__")}
+    state = {}
+
+    def visit(m, path):
+        if state.get(m) == "done":
+            return
+        assert state.get(m) != "open", "import cycle: " + " -> ".join(path + [m])
+        state[m] = "open"
+        for d in modules.get(m, ()):
+            visit(d, path + [m])
+        state[m] = "done"
+
+    for m in modules:
+        visit(m, [])

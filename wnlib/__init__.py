@@ -5,8 +5,6 @@ The core (this namespace) needs torch, numpy and scipy only. ``wnlib.experiments
 line) needs the ``experiments`` extra, ``wnlib.book`` (the chapters' figures and widgets) the ``book`` extra,
 and the digits/MNIST/CIFAR-10 loaders the ``data`` extra.
 """
-__version__ = "0.2.0"
-
 from . import bounds
 from .curvature import HessianOperator, hvp, spectral_norm
 from .data import Dataset, dataset_available, load_dataset
@@ -16,6 +14,7 @@ from .model import ACTIVATIONS, SMOOTH_ACTIVATIONS, PlainMLP, WeightNormMLP, WNL
 from .quantities import (TRACKABLE, dense_hessian, evaluate, gbar, gbar_sq, loss_hessian_norm,
                          predictor_hessian_norm, rho_min, rho_min_per_layer, row_norms, square_loss)
 from .training import History, NonFiniteLossError, train
+from ._version import __version__
 
 __all__ = [
     # model

@@ -19,7 +19,8 @@ from typing import Iterable
 import pandas as pd
 import torch
 
-from .. import __version__, _checks, _extras
+from .. import _checks, _extras
+from .._version import __version__
 from ..hardware import describe as describe_hardware
 from ..training import NonFiniteLossError, train
 from .config import RunConfig, default_results_dir
