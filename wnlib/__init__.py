@@ -28,6 +28,6 @@ __all__ = [
     "HessianOperator", "hvp", "spectral_norm",
     # training
     "History", "NonFiniteLossError", "train",
-    # bounds (a subpackage)
-    "bounds",
+    # bounds (a subpackage), version
+    "bounds", "__version__",
 ]
