@@ -114,3 +114,62 @@ def test_corrupted_file_is_reported_not_used(tmp_path):
     path.write_bytes(path.read_bytes()[:100])  # truncated
     with pytest.raises(RuntimeError, match="present but could not be read"):
         wnlib.load_dataset("mnist", root=tmp_path, download=False)
+
+
+def test_a_planted_cifar10_payload_does_not_run(tmp_path):
+    """A file named data_batch_1 whose pickle calls os.system: refused by the restricted unpickler, never run."""
+    _fake_cifar10(tmp_path)
+    marker = tmp_path / "payload-ran"
+
+    class Payload:
+        def __reduce__(self):
+            import os
+            return (os.system, (f"touch {marker}",))
+
+    with open(tmp_path / "cifar-10-batches-py" / "data_batch_1", "wb") as f:
+        pickle.dump({"data": Payload(), "labels": [0]}, f)
+    with pytest.raises(RuntimeError, match="refused to load posix.system|refused to load os.system"):
+        wnlib.load_dataset("cifar10", root=tmp_path, download=False)
+    assert not marker.exists()
+
+
+def test_images_and_labels_must_agree(tmp_path):
+    _fake_mnist(tmp_path)
+    _write_idx(tmp_path / "MNIST" / "raw" / "train-labels-idx1-ubyte", np.arange(29) % 10)  # 30 images
+    with pytest.raises(RuntimeError, match="train split of 'mnist' has 30 images but 29 labels"):
+        wnlib.load_dataset("mnist", root=tmp_path, download=False)
+    cifar = tmp_path / "c"
+    _fake_cifar10(cifar)
+    with open(cifar / "cifar-10-batches-py" / "test_batch", "wb") as f:
+        pickle.dump({"data": np.zeros((3, 3072), np.uint8), "labels": [0, 12, 1]}, f)
+    with pytest.raises(RuntimeError, match="test split of 'cifar10' has labels outside 0..9"):
+        wnlib.load_dataset("cifar10", root=cifar, download=False)
+
+
+def test_fashion_mnist_from_the_system_package_layout(tmp_path, monkeypatch):
+    """Gzipped IDX files where Debian's package puts them are unpacked into torchvision's raw/ layout."""
+    import gzip
+
+    system = tmp_path / "system"
+    system.mkdir()
+    sets = _fake_mnist(tmp_path / "made")
+    for f in (tmp_path / "made" / "MNIST" / "raw").iterdir():
+        (system / f"{f.name}.gz").write_bytes(gzip.compress(f.read_bytes()))
+    monkeypatch.setattr(wnlib.data, "SYSTEM_FASHION_MNIST", system)
+    root = tmp_path / "data"
+    assert not wnlib.dataset_available("fashion-mnist", root=root)
+    data = wnlib.load_dataset("fashion-mnist", root=root, download=False, normalize="none")
+    assert wnlib.dataset_available("fashion-mnist", root=root)
+    assert (root / "FashionMNIST" / "raw" / "t10k-labels-idx1-ubyte").is_file()
+    np.testing.assert_allclose(data.x_train.numpy(), sets["train"][0].reshape(30, -1) / 255.0, rtol=1e-6)
+    assert data.name == "fashion-mnist" and data.n_test == 12
+    monkeypatch.setattr(wnlib.data, "SYSTEM_FASHION_MNIST", tmp_path / "absent")
+    with pytest.raises(RuntimeError, match="'fashion-mnist' was not found and download=False"):
+        wnlib.load_dataset("fashion-mnist", root=tmp_path / "empty", download=False)
+
+
+@pytest.mark.skipif(not wnlib.data.SYSTEM_FASHION_MNIST.is_dir(), reason="dataset-fashion-mnist not installed")
+def test_real_fashion_mnist_when_installed(tmp_path):
+    data = wnlib.load_dataset("fashion-mnist", root=tmp_path, download=False, device="cpu")
+    assert (data.n_train, data.n_test, data.d_in) == (60000, 10000, 784)
+    assert data.y_train.sum(0).tolist() == [6000.0] * 10      # Fashion-MNIST is balanced

@@ -11,7 +11,7 @@ _extras.require("pandas", "experiments", "wnlib.experiments")
 from .config import MODELS, RunConfig, default_results_dir  # noqa: E402
 from .registry import EXPERIMENTS, PROFILES, TRAIN_SIZES, Experiment, configs, grid  # noqa: E402
 from .runner import load_or_run, run, sweep, tidy  # noqa: E402
-from .store import CorruptFileWarning, Store  # noqa: E402
+from .store import CorruptFileWarning, Store, StoreWriteError  # noqa: E402
 
 __all__ = ["EXPERIMENTS", "MODELS", "PROFILES", "TRAIN_SIZES", "CorruptFileWarning", "Experiment", "RunConfig",
-           "Store", "configs", "default_results_dir", "grid", "load_or_run", "run", "sweep", "tidy"]
+           "Store", "StoreWriteError", "configs", "default_results_dir", "grid", "load_or_run", "run", "sweep", "tidy"]

@@ -23,6 +23,7 @@ from .config import RunConfig, default_results_dir
 from . import registry
 from .registry import EXPERIMENTS, PROFILES, grid
 from .runner import sweep
+from .store import Store
 
 
 def _positive(text: str) -> int:
@@ -41,7 +42,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m wnlib", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Reproduce the paper's experiments and the book's sweeps (cached, resumable).",
         epilog=f"experiments:\n{listed}\n  {'all':<11} every experiment above\n\n"
-               "Rerun the same command to continue an interrupted sweep.")
+               "Rerun the same command to continue an interrupted sweep. Exit status: 0 done, 1 an error\n"
+               "stopped the sweep, 2 a bad argument, 3 done but some runs diverged.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{reproduce,sweep}")
 
     rep = sub.add_parser("reproduce", help="run one named experiment (or all)",
@@ -85,14 +87,35 @@ def read_sweep_file(path: Path) -> tuple[list[RunConfig], dict]:
     for name in spec:
         if name not in allowed:
             raise ValueError(f"{path}: unknown key {name!r}; accepted keys: {', '.join(allowed)}")
-    base = RunConfig.from_dict(spec.get("base", {}))
-    configs = grid(base, **spec["grid"]) if spec.get("grid") else []
-    configs += [RunConfig.from_dict({**spec.get("base", {}), **r}) for r in spec.get("runs", [])]
+    base_fields, axes, runs = spec.get("base", {}), spec.get("grid", {}), spec.get("runs", [])
+    if not isinstance(base_fields, dict):
+        raise ValueError(f"{path}: 'base' must be a table/object of RunConfig fields, got {type(base_fields).__name__}")
+    if not isinstance(axes, dict):
+        raise ValueError(f"{path}: 'grid' must be a table/object field -> list of values, got {type(axes).__name__}")
+    for field, values in axes.items():
+        if not isinstance(values, list) or not values:
+            raise ValueError(f"{path}: grid value of {field!r} must be a non-empty list, got {values!r}")
+    if not isinstance(runs, list) or not all(isinstance(r, dict) for r in runs):
+        raise ValueError(f"{path}: 'runs' must be a list of tables/objects of RunConfig fields")
+    if "out" in spec and not isinstance(spec["out"], str):
+        raise ValueError(f"{path}: 'out' must be a string (a folder), got {spec['out']!r}")
+    if "checkpoint_every" in spec:
+        every = spec["checkpoint_every"]
+        if isinstance(every, bool) or not isinstance(every, int) or every <= 0:
+            raise ValueError(f"{path}: 'checkpoint_every' must be an int > 0 (epochs), got {every!r}")
+    base = RunConfig.from_dict(base_fields)
+    configs = grid(base, **axes) if axes else []
+    configs += [RunConfig.from_dict({**base_fields, **r}) for r in runs]
     if not configs and "base" in spec:
         configs = [base]
     if not configs:
         raise ValueError(f"{path}: no runs; give 'base', 'grid' or 'runs'")
     return configs, {k: spec[k] for k in ("out", "checkpoint_every") if k in spec}
+
+
+EXIT_ERROR, EXIT_DIVERGED = 1, 3
+"""Exit statuses besides 0 (and argparse's 2 for a bad argument): an error that stopped the sweep (one line on
+stderr), and a sweep that finished with diverged runs (listed on stderr)."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,15 +136,26 @@ def main(argv: list[str] | None = None) -> int:
     else:
         names = list(EXPERIMENTS) if args.experiment == "all" else [args.experiment]
         jobs = [(name, registry.configs(name, args.profile, dataset=args.dataset), args.out) for name in names]
+    for _, _, out in jobs:  # an unwritable --out fails now, before the first run
+        try:
+            Store(out if out is not None else default_results_dir()).check_writable()
+        except OSError as err:
+            print(f"{parser.prog}: error: argument --out: {err}", file=sys.stderr)
+            return EXIT_ERROR
+    status = 0
     for name, configs, out in jobs:
         started = time.perf_counter()
         try:
-            frame, metas = sweep(configs, out=out, checkpoint_every=checkpoint_every or 5,
-                                             max_workers=args.workers)
-        except RuntimeError as err:  # e.g. a dataset that is neither on disk nor downloadable
+            frame, metas = sweep(configs, out=out, checkpoint_every=checkpoint_every or 5, max_workers=args.workers)
+        except (RuntimeError, OSError) as err:  # a dataset that cannot be had, a store that cannot be written
             print(f"{parser.prog}: error: {err}", file=sys.stderr)
-            return 1
+            return EXIT_ERROR
         where = out if out is not None else default_results_dir()
-        print(f"{name}: {len(metas)} runs, {len(frame)} rows in {where} "
+        diverged = [m["key"] for m in metas if m["status"] == "diverged"]
+        print(f"{name}: {len(metas)} runs ({len(diverged)} diverged), {len(frame)} rows in {where} "
               f"({time.perf_counter() - started:.1f} s)", flush=True)
-    return 0
+        if diverged:
+            print(f"{parser.prog}: {len(diverged)} run(s) of {name} diverged (non-finite loss; their history up to "
+                  f"the divergence is stored): {', '.join(diverged)}", file=sys.stderr)
+            status = EXIT_DIVERGED
+    return status

@@ -14,12 +14,20 @@ from pathlib import Path
 import torch
 
 from .. import _checks
-from ..data import DATASETS, Dataset, load_dataset
+from ..data import DATASETS, NORMALIZATIONS, Dataset, load_dataset
 from ..hardware import device as best_device
 from ..model import ACTIVATIONS, GAIN_PRESETS, INIT_MODES, PlainMLP, WeightNormMLP
 from ..quantities import TRACKABLE
 
 MODELS = ("weightnorm", "plain")
+
+
+def _is_device(name: str) -> bool:
+    try:
+        torch.device(name)
+    except (RuntimeError, ValueError):
+        return False
+    return True
 
 
 def default_results_dir() -> Path:
@@ -73,7 +81,14 @@ class RunConfig:
         _checks.choice("activation", self.activation, tuple(ACTIVATIONS))
         _checks.choice("init_mode", self.init_mode, INIT_MODES)
         _checks.choice("gains", self.gains, GAIN_PRESETS)
-        _checks.choice("scale_output", self.scale_output, (True, False))
+        _checks.choice("normalize", self.normalize, NORMALIZATIONS)
+        if not isinstance(self.scale_output, bool):
+            raise TypeError(f"scale_output must be true or false, got {self.scale_output!r}")
+        if not isinstance(self.device, str) or (self.device != "auto" and not _is_device(self.device)):
+            raise ValueError(f"device must be 'auto' or a torch device such as 'cpu', 'cuda', 'cuda:1', "
+                             f"got {self.device!r}")
+        for name in ("seed", "data_seed"):
+            _checks.positive_int(name, getattr(self, name), allow_zero=True)
         for name in ("width", "depth", "batch_size", "track_every", "eval_size", "hessian_inputs"):
             _checks.positive_int(name, getattr(self, name))
         _checks.positive_int("epochs", self.epochs, allow_zero=True)
@@ -84,6 +99,10 @@ class RunConfig:
             object.__setattr__(self, name, _checks.positive_float(name, getattr(self, name)))
         for name in ("momentum", "weight_decay"):
             object.__setattr__(self, name, _checks.positive_float(name, getattr(self, name), allow_zero=True))
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        if isinstance(self.track, str) or not isinstance(self.track, (list, tuple)):
+            raise TypeError(f"track must be a list of names from {', '.join(TRACKABLE)}, got {self.track!r}")
         object.__setattr__(self, "track", tuple(self.track))
         for name in self.track:
             _checks.choice("track", name, TRACKABLE)

@@ -8,12 +8,14 @@ from disk at most once per call.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import math
 import os
+import threading
 import time
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from typing import Iterable
 
 import pandas as pd
@@ -25,7 +27,7 @@ from ..hardware import describe as describe_hardware
 from ..training import NonFiniteLossError, train
 from .config import RunConfig, default_results_dir
 from .registry import EXPERIMENTS, configs
-from .store import Store
+from .store import Store, StoreWriteError
 
 log = logging.getLogger("wnlib.experiments")
 
@@ -35,6 +37,7 @@ SLEEP_ENV = "WNLIB_SLEEP_AFTER_CHECKPOINT"
 
 def _metadata(config: RunConfig, device, wall_time: float, status: str, resumed_from_epoch: int) -> dict:
     return dict(config=config.to_dict(), status=status, wall_time_s=round(wall_time, 3),
+                torch_threads=THREADS_PER_RUN,
                 resumed_from_epoch=resumed_from_epoch,
                 wnlib_version=__version__, torch_version=torch.__version__, device=describe_hardware(device),
                 dataset=config.dataset, seed=config.seed,
@@ -45,13 +48,57 @@ def _store(store) -> Store:
     return store if isinstance(store, Store) else Store(store if store is not None else default_results_dir())
 
 
+THREADS_PER_RUN = 1
+"""Torch CPU threads of every run, whatever the process or ``--workers``: float sums depend on the thread
+count, and a run key must mean one result (recorded as ``torch_threads`` in ``meta.json``). A sweep runs in
+parallel across runs instead."""
+
+
+@contextlib.contextmanager
+def _threads(n: int):
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _resumable(state: dict, config: RunConfig, model: torch.nn.Module) -> str | None:
+    """Why ``state`` cannot resume this run (``None`` if it can): it must be this run's own checkpoint, and its
+    model, optimizer and generator states must fit the model."""
+    if not isinstance(state, dict) or state.get("key") != config.key:
+        found = state.get("key") if isinstance(state, dict) else None
+        return f"it belongs to run {found!r}, not to run {config.key!r}"
+    try:
+        model.load_state_dict(state["model"])
+        train_state = state["train"]
+        missing = {"epoch", "step", "optimizer", "generator", "loss_sum", "rows"} - set(train_state)
+        if missing:
+            return f"its training state lacks {sorted(missing)}"
+        params = list(model.parameters())
+        probe = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum)
+        probe.load_state_dict(train_state["optimizer"])
+        for p in params:
+            buffer = probe.state.get(p, {}).get("momentum_buffer")
+            if buffer is not None and buffer.shape != p.shape:
+                return f"a momentum buffer has shape {tuple(buffer.shape)}, its parameter {tuple(p.shape)}"
+        torch.Generator().set_state(train_state["generator"])
+        float(state["wall_time_s"]), int(train_state["epoch"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        return f"it does not fit the run ({type(err).__name__}: {err})"
+    return None
+
+
 def run(config: RunConfig, store: Store | str | os.PathLike | None = None, *, checkpoint_every: int = 5,
         progress: bool = False) -> tuple[pd.DataFrame, dict]:
     """Results of one run: loaded if stored, else resumed from its checkpoint or trained, then stored.
 
     Returns ``(history, meta)``: one row per tracked step (``step``, ``epoch`` and the tracked quantities) and
-    the metadata (config, versions, device, wall time, date, ``status`` "done" or "diverged"). A checkpoint
-    (model, optimizer, batch-order generator, history so far) is written every ``checkpoint_every`` epochs.
+    the metadata (config, versions, device, torch threads, wall time, date, ``status`` "done" or "diverged").
+    A checkpoint (the run's key, model, optimizer, batch-order generator, history so far) is written every
+    ``checkpoint_every`` epochs; one that is not this run's own, or does not fit it, is reported, removed and
+    the run starts over. Every run uses :data:`THREADS_PER_RUN` torch threads.
     """
     store = _store(store)
     checkpoint_every = _checks.positive_int("checkpoint_every", checkpoint_every)
@@ -62,10 +109,15 @@ def run(config: RunConfig, store: Store | str | os.PathLike | None = None, *, ch
     data = config.load_data(device)
     model = config.build_model(data.d_in, data.d_out).to(device)
     state = store.load_checkpoint(config.key)
+    if state is not None:
+        why = _resumable(state, config, model)
+        if why is not None:
+            store.discard_checkpoint(config.key, why)
+            state = None
+            model = config.build_model(data.d_in, data.d_out).to(device)
     wall_before, resumed_from = 0.0, 0
     if state is not None:
-        model.load_state_dict(state["model"])
-        wall_before, resumed_from = state["wall_time_s"], state["train"]["epoch"]
+        wall_before, resumed_from = float(state["wall_time_s"]), int(state["train"]["epoch"])
         log.info("run %s: resuming from its checkpoint at epoch %d", config.key, resumed_from)
     sleep = float(os.environ.get(SLEEP_ENV, 0))
     started = time.perf_counter()
@@ -74,25 +126,26 @@ def run(config: RunConfig, store: Store | str | os.PathLike | None = None, *, ch
         epoch = train_state["epoch"]
         if epoch % checkpoint_every == 0 and epoch < config.epochs:
             wall = wall_before + time.perf_counter() - started
-            store.save_checkpoint(config.key, dict(train=train_state, model=model.state_dict(), wall_time_s=wall))
+            store.save_checkpoint(config.key, dict(key=config.key, train=train_state, model=model.state_dict(),
+                                                   wall_time_s=wall))
             if sleep:
                 time.sleep(sleep)
 
     steps_per_epoch = math.ceil(data.n_train / config.batch_size)
     status = "done"
-    try:
-        history = train(model, data, epochs=config.epochs, lr=config.lr, batch_size=config.batch_size,
-                        momentum=config.momentum, weight_decay=config.weight_decay, seed=config.seed,
-                        track_every=config.track_every * steps_per_epoch, track=config.track,
-                        eval_size=config.eval_size, hessian_inputs=config.hessian_inputs, progress=progress,
-                        resume=None if state is None else state["train"], on_epoch_end=checkpoint)
-    except NonFiniteLossError as err:
-        history, status = err.history, "diverged"
+    with _threads(THREADS_PER_RUN):
+        try:
+            history = train(model, data, epochs=config.epochs, lr=config.lr, batch_size=config.batch_size,
+                            momentum=config.momentum, weight_decay=config.weight_decay, seed=config.seed,
+                            track_every=config.track_every * steps_per_epoch, track=config.track,
+                            eval_size=config.eval_size, hessian_inputs=config.hessian_inputs, progress=progress,
+                            resume=None if state is None else state["train"], on_epoch_end=checkpoint)
+        except NonFiniteLossError as err:
+            history, status = err.history, "diverged"
     # wall-clock columns would make two identical runs differ: the wall time goes to the metadata instead
     frame = history.frame.drop(columns=["time_s"], errors="ignore")
     meta = _metadata(config, device, wall_before + time.perf_counter() - started, status, resumed_from)
     return store.save(config.key, frame, meta)
-
 
 
 def _run_in_worker(config: dict, root: str, checkpoint_every: int) -> tuple[pd.DataFrame, dict]:
@@ -100,20 +153,15 @@ def _run_in_worker(config: dict, root: str, checkpoint_every: int) -> tuple[pd.D
     return run(RunConfig.from_dict(config), Store(root), checkpoint_every=checkpoint_every)
 
 
-def _limit_threads(threads: int) -> None:
-    torch.set_num_threads(threads)
+def _worker_init(parent: int) -> None:
+    """In each worker process of the default pool: exit as soon as the parent process is gone (a parent killed
+    with -9 cannot shut its pool down)."""
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
 
-
-class _Inline(Executor):
-    """Runs each task in the calling process when it is submitted (one worker: no process to start)."""
-
-    def submit(self, fn, *args, **kwargs):
-        future = Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as err:  # noqa: BLE001 - handed to the caller through the future
-            future.set_exception(err)
-        return future
+    threading.Thread(target=watch, name="wnlib-parent-watch", daemon=True).start()
 
 
 def tidy(results: Iterable[tuple[RunConfig, pd.DataFrame]]) -> pd.DataFrame:
@@ -142,29 +190,60 @@ def sweep(configs: Iterable[RunConfig], *, executor: Executor | None = None,
         if not isinstance(c, RunConfig):
             raise TypeError(f"configs must contain wnlib.experiments.RunConfig objects, got {type(c).__name__}")
     store = _store(out)
+    store.check_writable()  # before any run: one clear error naming the folder
     results = {c.key: store.load(c.key) for c in configs}  # a corrupted result is reported here, then rerun
     todo = [c for c in configs if results[c.key] is None]
+    _fetch_datasets(todo)
     bar = _extras.progress_bar(len(configs), len(configs) - len(todo), "runs", enabled=progress, unit="run")
-    cores = os.cpu_count() or 1
-    workers = max_workers or max(1, min(len(todo), cores // 2))
+    workers = max_workers or max(1, min(len(todo), (os.cpu_count() or 1) // 2))
     own = executor is None and len(todo) > 0 and workers > 1
     if own:
         import multiprocessing
 
         executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=_limit_threads, initargs=(max(1, cores // workers),))
-    elif executor is None:
-        executor = _Inline()
+                                       initializer=_worker_init, initargs=(os.getpid(),))
     try:
-        futures = {executor.submit(_run_in_worker, c.to_dict(), str(store.root), checkpoint_every): c for c in todo}
-        for future in as_completed(futures):
-            results[futures[future].key] = future.result()
-            bar.update(1)
+        if executor is None:  # one after the other in this process; stop at the first failure
+            for c in todo:
+                results[c.key] = _stored(store, lambda c=c: run(c, store, checkpoint_every=checkpoint_every))
+                bar.update(1)
+        else:
+            futures = {executor.submit(_run_in_worker, c.to_dict(), str(store.root), checkpoint_every): c
+                       for c in todo}
+            try:
+                for future in as_completed(futures):
+                    results[futures[future].key] = _stored(store, future.result)
+                    bar.update(1)
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
     finally:
         bar.close()
         if own:
             executor.shutdown(cancel_futures=True)
     return tidy((c, results[c.key][0]) for c in configs), [results[c.key][1] for c in configs]
+
+
+def _stored(store: Store, result):
+    """``result()``, with a failure to write the store turned into one error naming its folder."""
+    try:
+        return result()
+    except StoreWriteError:
+        raise
+    except OSError as err:
+        raise StoreWriteError(f"cannot write results under {store.root}: {err.strerror or err}; the sweep "
+                              "stopped (finished runs are kept; rerun to continue)") from err
+
+
+def _fetch_datasets(configs: list[RunConfig]) -> None:
+    """Load (downloading if needed) each dataset of ``configs`` once, here, so that one that cannot be had
+    fails once instead of once per run."""
+    from ..data import dataset_available, load_dataset
+
+    for name in sorted({c.dataset for c in configs}):
+        if not dataset_available(name):
+            load_dataset(name, device="cpu")
 
 
 def load_or_run(name: str, profile: str = "quick", *, dataset: str | None = None, out=None,

@@ -21,6 +21,7 @@ import io
 import json
 import logging
 import os
+import shutil
 import tempfile
 import warnings
 from pathlib import Path
@@ -31,6 +32,10 @@ import torch
 log = logging.getLogger("wnlib.store")
 
 HISTORY, META, CHECKPOINT = "history.csv", "meta.json", "checkpoint.pt"
+
+
+class StoreWriteError(OSError):
+    """The results folder cannot be written (not a folder, read-only, full disk)."""
 
 
 class CorruptFileWarning(UserWarning):
@@ -48,6 +53,7 @@ def atomic_write(path: str | os.PathLike, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, _file_mode())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -70,7 +76,17 @@ def _discard(path: Path, why: str) -> None:
     message = f"discarding {path}: {why}; it will be recomputed"
     warnings.warn(message, CorruptFileWarning, stacklevel=3)
     log.warning(message)
-    path.unlink(missing_ok=True)
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _file_mode() -> int:
+    """``0o666`` less the process umask: what ``open(path, "w")`` would give (mkstemp alone gives 0o600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def history_to_csv(frame: pd.DataFrame) -> bytes:
@@ -114,19 +130,37 @@ class Store:
         try:
             meta = json.loads(meta_path.read_text())
             expected = meta["history_sha256"]
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
+        except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError) as err:
             _discard(meta_path, f"unreadable metadata ({type(err).__name__}: {err})")
             return None
-        if not history_path.exists():
-            _discard(meta_path, f"its results file {history_path.name} is missing")
+        try:
+            data = history_path.read_bytes()
+        except OSError as err:
+            _discard(meta_path, f"its results file {history_path.name} cannot be read ({type(err).__name__})")
+            if history_path.is_dir():
+                _discard(history_path, "not a file")
             return None
-        data = history_path.read_bytes()
         if sha256(data) != expected:
             _discard(history_path, "checksum mismatch with meta.json (truncated or modified)")
             meta_path.unlink(missing_ok=True)
             return None
+        try:
+            frame = pd.read_csv(io.BytesIO(data))
+        except (ValueError, UnicodeDecodeError) as err:
+            _discard(history_path, f"unparsable table ({type(err).__name__}: {err})")
+            meta_path.unlink(missing_ok=True)
+            return None
         (folder / CHECKPOINT).unlink(missing_ok=True)  # left behind if a run was killed right after finishing
-        return pd.read_csv(io.BytesIO(data)), meta
+        return frame, meta
+
+    def check_writable(self) -> None:
+        """Raise one error naming ``root`` if results cannot be written there (not a folder, read-only)."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = tempfile.NamedTemporaryFile(dir=self.root, prefix=".write-test-", delete=True)
+            probe.close()
+        except OSError as err:
+            raise StoreWriteError(f"cannot write results under {self.root}: {err.strerror or err}") from None
 
     def is_done(self, key: str) -> bool:
         """Whether a finished run is stored (cheap: does not verify the checksum)."""
@@ -145,7 +179,11 @@ class Store:
         path = self.run_dir(key) / CHECKPOINT
         if not path.exists():
             return None
-        raw = path.read_bytes()
+        try:
+            raw = path.read_bytes()
+        except OSError as err:
+            _discard(path, f"unreadable checkpoint ({type(err).__name__})")
+            return None
         digest, _, payload = raw.partition(b"\n")
         if sha256(payload).encode() != digest:
             _discard(path, "checksum mismatch (truncated or modified)")
@@ -155,3 +193,7 @@ class Store:
         except Exception as err:  # noqa: BLE001 - any unpickling failure means the file is unusable
             _discard(path, f"unreadable checkpoint ({type(err).__name__}: {err})")
             return None
+
+    def discard_checkpoint(self, key: str, why: str) -> None:
+        """Report and remove the checkpoint of run ``key`` (e.g. it belongs to another run)."""
+        _discard(self.run_dir(key) / CHECKPOINT, why)

@@ -1,0 +1,248 @@
+"""Issue-12 reliability of runs and sweeps: checkpoints belong to their run, one thread count per run, file modes
+follow the umask, workers die with their parent, clear exits for divergence and unwritable stores, a dataset
+that cannot be had fails once. Each test uses the failing input the issue reports."""
+import io
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import torch
+
+from wnlib.experiments import RunConfig, StoreWriteError, run, sweep
+from wnlib.experiments.cli import EXIT_DIVERGED, EXIT_ERROR, main
+from wnlib.experiments.runner import SLEEP_ENV, THREADS_PER_RUN
+from wnlib.experiments.store import CorruptFileWarning, Store
+
+TINY = RunConfig(width=8, depth=1, epochs=4, n_train=200, momentum=0.9, track=("loss", "rho_min"))
+
+
+def _checkpoint_of(config, root, every=2):
+    """Run ``config`` until its first checkpoint is written, then stop: the checkpoint's state."""
+    store = Store(root)
+
+    def save_then_stop(key, state, _save=store.save_checkpoint):
+        _save(key, state)
+        raise KeyboardInterrupt
+
+    store.save_checkpoint = save_then_stop
+    with pytest.raises(KeyboardInterrupt):
+        run(config, store, checkpoint_every=every)
+    return Store(root).load_checkpoint(config.key)
+
+
+def test_a_checkpoint_copied_from_another_run_is_not_resumed(tmp_path):
+    seed0, seed1 = TINY, TINY.replace(seed=1)
+    _checkpoint_of(seed0, tmp_path)
+    theirs = Store(tmp_path).run_dir(seed0.key) / "checkpoint.pt"
+    mine = Store(tmp_path).run_dir(seed1.key) / "checkpoint.pt"
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(theirs.read_bytes())
+    with pytest.warns(CorruptFileWarning, match=f"checkpoint.pt: it belongs to run '{seed0.key}'"):
+        result, meta = run(seed1, tmp_path)
+    assert meta["resumed_from_epoch"] == 0
+    pd.testing.assert_frame_equal(result, run(seed1, tmp_path / "ref")[0], check_exact=True)
+
+
+@pytest.mark.parametrize("damage", ["missing keys", "wrong shapes"])
+def test_a_checkpoint_with_valid_checksum_but_wrong_contents_is_removed(tmp_path, damage):
+    state = _checkpoint_of(TINY, tmp_path)
+    if damage == "missing keys":
+        del state["train"]["generator"]
+    else:
+        state["model"]["V"] = torch.zeros(3, 3)
+    Store(tmp_path).save_checkpoint(TINY.key, state)  # a valid checksum over the damaged contents
+    with pytest.warns(CorruptFileWarning, match="checkpoint.pt"):
+        result, meta = run(TINY, tmp_path)
+    assert meta["resumed_from_epoch"] == 0 and not (Store(tmp_path).run_dir(TINY.key) / "checkpoint.pt").exists()
+    pd.testing.assert_frame_equal(result, run(TINY, tmp_path / "ref")[0], check_exact=True)
+
+
+def test_meta_json_that_is_a_directory_is_corruption(tmp_path):
+    folder = Store(tmp_path).run_dir(TINY.key)
+    (folder / "meta.json").mkdir(parents=True)
+    with pytest.warns(CorruptFileWarning, match="meta.json"):
+        result, meta = run(TINY, tmp_path)
+    assert (folder / "meta.json").is_file() and meta["status"] == "done"
+
+
+def test_one_thread_count_per_run_whatever_the_process(tmp_path):
+    """The default process (2 threads here) and a --workers 2 pool give byte-identical results under one key."""
+    configs = [TINY.replace(width=64, n_train=400, seed=s, track=("loss", "rho_min", "gbar_sq")) for s in (0, 1)]
+    torch.set_num_threads(2)
+    inline, metas = sweep(configs, out=tmp_path / "inline", max_workers=1, progress=False)
+    assert torch.get_num_threads() == 2 and {m["torch_threads"] for m in metas} == {THREADS_PER_RUN}
+    pool, _ = sweep(configs, out=tmp_path / "pool", max_workers=2, progress=False)
+    pd.testing.assert_frame_equal(inline, pool, check_exact=True)
+    for c in configs:
+        assert (Store(tmp_path / "inline").run_dir(c.key) / "history.csv").read_bytes() == \
+            (Store(tmp_path / "pool").run_dir(c.key) / "history.csv").read_bytes()
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_result_files_follow_the_umask(tmp_path, umask, mode):
+    old = os.umask(umask)
+    try:
+        run(TINY.replace(epochs=1), tmp_path)
+    finally:
+        os.umask(old)
+    for name in ("history.csv", "meta.json"):
+        assert stat.S_IMODE((Store(tmp_path).run_dir(TINY.replace(epochs=1).key) / name).stat().st_mode) == mode
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_exit_when_their_parent_is_killed(tmp_path):
+    spec = tmp_path / "sweep.json"
+    spec.write_text(json.dumps({"base": TINY.to_dict(), "grid": {"seed": [0, 1]}, "checkpoint_every": 1}))
+    env = {**os.environ, SLEEP_ENV: "60", "OMP_NUM_THREADS": "1"}
+    parent = subprocess.Popen([sys.executable, "-m", "wnlib", "sweep", str(spec), "--out", str(tmp_path / "o"),
+                               "--workers", "2"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline, workers = time.time() + 120, []
+    while time.time() < deadline and len(list((tmp_path / "o").rglob("checkpoint.pt"))) < 2:
+        time.sleep(0.2)
+    workers = [p for p in _children(parent.pid) if "python" in open(f"/proc/{p}/cmdline").read()]
+    assert len(workers) >= 2, "the pool's workers were not found"
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.time() + 20
+    while time.time() < deadline and any(_alive(p) for p in workers):
+        time.sleep(0.2)
+    survivors = [p for p in workers if _alive(p)]
+    for p in survivors:
+        os.kill(p, signal.SIGKILL)
+    assert not survivors, f"workers {survivors} outlived their parent"
+
+
+def test_a_diverged_run_is_reported_in_the_summary_and_exit_status(tmp_path, capsys):
+    spec = tmp_path / "sweep.json"
+    spec.write_text(json.dumps({"base": {**TINY.to_dict(), "lr": 1e6, "init_mode": "c*sqrt(m)", "init_scale": 5.0}}))
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "o")]) == EXIT_DIVERGED
+    captured = capsys.readouterr()
+    assert "1 runs (1 diverged)" in captured.out and "diverged" in captured.err
+
+
+@pytest.mark.parametrize("where", ["a file", "below a file", "read-only"])
+def test_an_unwritable_out_stops_before_the_first_run(tmp_path, capsys, where):
+    if where == "read-only" and os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders")
+    target = {"a file": tmp_path / "f", "below a file": tmp_path / "f" / "sub", "read-only": tmp_path / "ro"}[where]
+    (tmp_path / "f").write_text("not a folder")
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "ro").chmod(0o500)
+    spec = tmp_path / "sweep.json"
+    spec.write_text(json.dumps({"base": TINY.to_dict()}))
+    assert main(["sweep", str(spec), "--out", str(target)]) == EXIT_ERROR
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--out" in err[0] and str(target) in err[0]
+
+
+def test_a_full_disk_stops_the_sweep_with_one_error_naming_the_folder(tmp_path, monkeypatch):
+    started = []
+    real_save = Store.save
+
+    def full(self, key, history, meta):
+        started.append(key)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Store, "save", full)
+    configs = [TINY.replace(epochs=1, seed=s) for s in range(3)]
+    with pytest.raises(StoreWriteError, match=f"cannot write results under {tmp_path}: No space left"):
+        sweep(configs, out=tmp_path, max_workers=1, progress=False)
+    assert len(started) == 1, "the sweep went on training after the store failed"
+    monkeypatch.setattr(Store, "save", real_save)
+
+
+def test_a_dataset_that_cannot_be_had_fails_once(tmp_path, monkeypatch):
+    import wnlib.data
+
+    calls = []
+    real = wnlib.data._mnist_family
+
+    def counting(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(wnlib.data, "_mnist_family", counting)
+    monkeypatch.setenv("WNLIB_DATA", str(tmp_path / "nowhere"))
+    monkeypatch.setattr("torchvision.datasets.MNIST.mirrors", ["http://127.0.0.1:9/"])
+    configs = [TINY.replace(dataset="mnist", seed=s, n_train=None) for s in range(3)]
+    with pytest.raises(RuntimeError, match="'mnist' could not be downloaded"):
+        sweep(configs, out=tmp_path / "o", max_workers=1, progress=False)
+    assert len(calls) == 1 and not (tmp_path / "o" / "runs").exists()
+
+
+def test_a_planted_payload_in_a_checkpoint_does_not_run(tmp_path):
+    """A checkpoint whose pickle would call os.system, with a valid checksum header: refused by
+    ``torch.load(weights_only=True)``, reported, removed; the run starts over."""
+    from wnlib.experiments.store import sha256
+
+    marker = tmp_path / "payload-ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    buffer = io.BytesIO()
+    torch.save({"key": TINY.key, "train": Payload()}, buffer)
+    path = Store(tmp_path).run_dir(TINY.key) / "checkpoint.pt"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(sha256(buffer.getvalue()).encode() + b"\n" + buffer.getvalue())
+    with pytest.warns(CorruptFileWarning, match="unreadable checkpoint"):
+        _, meta = run(TINY, tmp_path)
+    assert not marker.exists() and meta["resumed_from_epoch"] == 0
+
+
+BAD_SWEEPS = [  # (id, sweep file contents, fragment of the one-line error)
+    ("grid value not a list", {"base": {}, "grid": {"width": 8}}, "grid value of 'width' must be a non-empty list"),
+    ("empty grid list", {"grid": {"width": []}}, "grid value of 'width' must be a non-empty list"),
+    ("runs as an object", {"runs": {"width": 8}}, "'runs' must be a list"),
+    ("base as a list", {"base": [1, 2]}, "'base' must be a table/object"),
+    ("checkpoint_every 0", {"base": {}, "checkpoint_every": 0}, "'checkpoint_every' must be an int > 0"),
+    ("checkpoint_every negative", {"base": {}, "checkpoint_every": -3}, "'checkpoint_every' must be an int > 0"),
+    ("checkpoint_every a string", {"base": {}, "checkpoint_every": "5"}, "'checkpoint_every' must be an int > 0"),
+    ("out not a string", {"base": {}, "out": 3}, "'out' must be a string"),
+    ("width a string", {"base": {"width": "8"}}, "width must be an int > 0"),
+    ("seed a string", {"base": {"seed": "a"}}, "seed must be an int >= 0"),
+    ("seed negative", {"base": {"seed": -1}}, "seed must be an int >= 0"),
+    ("seed a float", {"base": {"seed": 1.5}}, "seed must be an int >= 0"),
+    ("data_seed None", {"base": {"data_seed": None}}, "data_seed must be an int >= 0"),
+    ("lr a string", {"base": {"lr": "fast"}}, "lr must be a finite number > 0"),
+    ("momentum 1", {"base": {"momentum": 1.0}}, "momentum must be in [0, 1)"),
+    ("track a string", {"base": {"track": "loss"}}, "track must be a list of names"),
+    ("track unknown", {"base": {"track": ["los"]}}, "track must be one of"),
+    ("scale_output a number", {"base": {"scale_output": 1}}, "scale_output must be true or false"),
+    ("device unknown", {"base": {"device": "gpu0"}}, "device must be 'auto' or a torch device"),
+    ("normalize unknown", {"base": {"normalize": "l2"}}, "normalize must be one of"),
+    ("dataset unknown", {"base": {"dataset": "imagenet"}}, "dataset must be one of"),
+    ("field misspelt", {"base": {"widht": 8}}, "RunConfig field must be one of"),
+]
+
+
+@pytest.mark.parametrize("spec, fragment", [b[1:] for b in BAD_SWEEPS], ids=[b[0] for b in BAD_SWEEPS])
+def test_bad_sweep_files_are_rejected_in_one_line_before_any_run(tmp_path, capsys, spec, fragment):
+    path = tmp_path / "sweep.json"
+    path.write_text(json.dumps(spec))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sweep", str(path), "--out", str(tmp_path / "o")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "CONFIG_FILE" in err and fragment in err, err
+    assert not (tmp_path / "o").exists()
