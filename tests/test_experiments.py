@@ -174,3 +174,12 @@ def test_book_results_never_starts_a_full_run():
     assert meta["profile"] == "quick" and len(table) > 0
     with pytest.raises(ValueError, match="profile must be one of 'quick', 'full'"):
         book_results("width", "gpu")
+
+
+def test_default_results_dir_is_the_books_in_a_checkout(monkeypatch):
+    from wnlib.experiments import default_results_dir
+
+    monkeypatch.delenv("WNLIB_RESULTS", raising=False)
+    assert default_results_dir() == BOOK_RESULTS
+    monkeypatch.setenv("WNLIB_RESULTS", "/tmp/elsewhere")
+    assert str(default_results_dir()) == "/tmp/elsewhere"

@@ -34,8 +34,10 @@ def default_results_dir() -> Path:
     """``$WNLIB_RESULTS``, else the book's ``book/results`` (source checkout), else ``~/.cache/wnlib/results``."""
     if os.environ.get("WNLIB_RESULTS"):
         return Path(os.environ["WNLIB_RESULTS"]).expanduser()
-    book = Path(__file__).resolve().parent.parent / "book"
-    return book / "results" if book.is_dir() else Path("~/.cache/wnlib/results").expanduser()
+    checkout = Path(__file__).resolve().parents[2]  # wnlib/experiments/config.py -> the repository
+    if (checkout / "_toc.yml").is_file() and (checkout / "book").is_dir():
+        return checkout / "book" / "results"
+    return Path("~/.cache/wnlib/results").expanduser()
 
 
 @dataclass(frozen=True)
