@@ -41,7 +41,7 @@ def test_model_arguments(kw, exc, words):
 
 
 def test_unknown_dataset_and_normalization():
-    with pytest.raises(ValueError, match="name must be one of 'digits', 'mnist', 'cifar10', 'teacher'"):
+    with pytest.raises(ValueError, match="name must be one of 'digits', 'mnist', 'fashion-mnist', 'cifar10', 'teacher'"):
         wnlib.load_dataset("imagenet")
     with pytest.raises(ValueError, match="normalize must be one of"):
         wnlib.load_dataset("digits", normalize="whiten")

@@ -4,6 +4,10 @@ from __future__ import annotations
 import math
 import numbers
 
+SEED_LIMIT = 2 ** 63
+"""Seeds are ints in ``[0, 2**63)``: what ``torch.Generator.manual_seed`` and NumPy both take, with room for the
+offsets the loaders add."""
+
 
 def positive_int(name: str, value, *, allow_zero: bool = False) -> int:
     """Return ``value`` if it is an int > 0 (>= 0 with ``allow_zero``), else raise naming ``name``."""
@@ -26,9 +30,116 @@ def positive_float(name: str, value, *, allow_zero: bool = False) -> float:
     return value
 
 
+def finite_float(name: str, value) -> float:
+    """Return ``value`` as a finite float (any sign), else raise naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a finite number, got {value!r}")
+    if not math.isfinite(float(value)):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def interval(name: str, value, low: float, high: float, *, closed: str = "[)") -> float:
+    """Return ``value`` as a float in the interval from ``low`` to ``high`` (``closed``: ``"[)"``, ``"[]"``, ``"()"``
+    or ``"(]"``), else raise naming ``name`` and the interval."""
+    shown = f"{closed[0]}{low:g}, {high:g}{closed[1]}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number in {shown}, got {value!r}")
+    v = float(value)
+    above = v >= low if closed[0] == "[" else v > low
+    below = v <= high if closed[1] == "]" else v < high
+    if not (math.isfinite(v) and above and below):
+        raise ValueError(f"{name} must be a number in {shown}, got {value!r}")
+    return v
+
+
+def seed(name: str, value, *, allow_none: bool = False):
+    """Return ``value`` as an int seed in ``[0, 2**63)`` (or ``None`` with ``allow_none``), else raise.
+
+    Strings, floats (even ``3.0``), bools and negative ints are refused: each would otherwise be truncated,
+    parsed or wrapped into some other seed without a word."""
+    accepted = "an int >= 0" + (" or None (the global random state)" if allow_none else "")
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be {accepted}, got {value!r} ({type(value).__name__})")
+    if not 0 <= value < SEED_LIMIT:
+        raise ValueError(f"{name} must be {accepted} and < 2**63, got {value!r}")
+    return int(value)
+
+
 def choice(name: str, value, choices) -> str:
     """Return ``value`` if it is one of ``choices``, else raise listing them."""
     if value not in choices:
         listed = ", ".join(repr(c) for c in choices)
         raise ValueError(f"{name} must be one of {listed}; got {value!r}")
     return value
+
+
+def floating_dtype(name: str, value):
+    """Return ``value`` if it is a floating-point ``torch.dtype`` (or ``None``), else raise naming ``name``."""
+    import torch
+
+    if value is None:
+        return None
+    if not isinstance(value, torch.dtype) or not value.is_floating_point:
+        raise TypeError(f"{name} must be a floating-point torch.dtype (torch.float32, torch.float64, ...) or "
+                        f"None, got {value!r}")
+    return value
+
+
+def tensor(name: str, value, *, dim: tuple | None = None, nonempty: bool = False, floating: bool = False):
+    """Check that ``value`` is a ``torch.Tensor`` (of a dimension in ``dim``, with at least one row when
+    ``nonempty``, of a floating dtype when ``floating``); raise naming ``name`` otherwise."""
+    import torch
+
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+    if dim is not None and value.dim() not in dim:
+        shown = " or ".join(f"{d}-D" for d in dim)
+        raise ValueError(f"{name} must be a {shown} tensor, got shape {tuple(value.shape)}")
+    if nonempty and (value.dim() == 0 or value.shape[0] == 0 or value.numel() == 0):
+        raise ValueError(f"{name} is empty (shape {tuple(value.shape)}): give at least one row")
+    if floating and not value.is_floating_point():
+        raise TypeError(f"{name} has dtype {value.dtype}; it must be floating point (torch.float32 or "
+                        f"torch.float64): convert it with .to(torch.float32)")
+    return value
+
+
+def finite_tensor(name: str, value):
+    """Raise naming ``name`` if the tensor ``value`` holds NaN or inf (one device sync; integer tensors pass)."""
+    import torch
+
+    tensor(name, value)
+    if not (value.is_floating_point() or value.is_complex()) or value.numel() == 0:
+        return value
+    finite = torch.isfinite(value)
+    if not bool(finite.all()):
+        bad = (~finite).nonzero()
+        count = bad.shape[0]
+        first = tuple(bad[0].tolist())
+        where = first[0] if len(first) == 1 else first
+        raise ValueError(f"{name} holds {count} non-finite value{'s' if count > 1 else ''} (NaN or inf), the first "
+                         f"at index {where}; give finite values")
+    return value
+
+
+def finite_parameters(model, what: str) -> None:
+    """Raise naming the first parameter (or buffer) of ``model`` that holds NaN or inf (one device sync for all
+    of them), before ``what`` starts computing with it."""
+    import torch
+
+    named = [(f"parameter {n!r}", t) for n, t in model.named_parameters()]
+    named += [(f"buffer {n!r}", t) for n, t in model.named_buffers()]
+    named = [(n, t) for n, t in named if t.is_floating_point() or t.is_complex()]
+    if not named:
+        return
+    with torch.no_grad():
+        ok = torch.stack([torch.isfinite(t).all().to(named[0][1].device) for _, t in named])
+    if bool(ok.all()):
+        return
+    name, t = named[int((~ok).nonzero()[0, 0])]
+    count = int((~torch.isfinite(t.detach())).sum())
+    raise ValueError(f"model {name} holds {count} non-finite value{'s' if count > 1 else ''} (NaN or "
+                     f"inf) before {what} starts; the model diverged or was set by hand: reinitialise it or load "
+                     "finite weights")

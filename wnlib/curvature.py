@@ -11,6 +11,7 @@ ground truth for tiny networks.
 from __future__ import annotations
 
 import contextlib
+import math
 from typing import Callable
 
 import numpy as np
@@ -20,6 +21,8 @@ from torch import nn
 from . import _checks
 
 METHODS = ("lanczos", "power", "dense")
+_NON_FINITE_HESSIAN = ("the Hessian has NaN or inf entries although its parameters are finite: the function "
+                       "overflows at this point (in float32, try the model in float64); no spectral norm")
 
 
 def _one_blas_thread():
@@ -54,6 +57,14 @@ class HessianOperator:
 
     def __init__(self, fn: Callable[[], torch.Tensor], params: list[torch.Tensor]):
         self.params = list(params)
+        if not self.params:
+            raise ValueError("params is empty: a Hessian needs at least one parameter tensor")
+        with torch.no_grad():
+            finite = torch.stack([torch.isfinite(p).all().to(self.params[0].device) for p in self.params])
+        if not bool(finite.all()):
+            i = int((~finite).nonzero()[0, 0])
+            raise ValueError(f"params[{i}] (shape {tuple(self.params[i].shape)}) holds NaN or inf: the Hessian of a "
+                             "non-finite network is undefined; reinitialise the model or load finite weights")
         self.shapes = [p.shape for p in self.params]
         self.sizes = [p.numel() for p in self.params]
         self.dim = sum(self.sizes)
@@ -90,7 +101,10 @@ class HessianOperator:
         from scipy.sparse.linalg import LinearOperator
 
         def mv(v):
-            return self.matvec(torch.from_numpy(np.ascontiguousarray(v, dtype=np.float64))).double().cpu().numpy()
+            out = self.matvec(torch.from_numpy(np.ascontiguousarray(v, dtype=np.float64))).double().cpu().numpy()
+            if not np.all(np.isfinite(out)):  # free: the product is on the host already
+                raise FloatingPointError(_NON_FINITE_HESSIAN)
+            return out
 
         return LinearOperator((self.dim, self.dim), matvec=mv, rmatvec=mv, dtype=np.float64)
 
@@ -117,10 +131,18 @@ def spectral_norm(op: HessianOperator, *, method: str = "lanczos", tol: float = 
     """
     _checks.choice("method", method, METHODS)
     _checks.choice("which", which, ("LM", "LA"))
+    _checks.positive_float("tol", tol, allow_zero=True)
+    _checks.positive_int("max_iter", max_iter)
+    seed = _checks.seed("seed", seed)
+    if not isinstance(op, HessianOperator):
+        raise TypeError(f"op must be a wnlib.HessianOperator, got {type(op).__name__}")
     if method == "power" and which == "LA":
         raise ValueError("method='power' finds the largest |lambda| only; use which='LM' or method='lanczos'")
     if method == "dense" or (method == "lanczos" and op.dim <= 24):
-        eig = torch.linalg.eigvalsh(op.dense().double())
+        dense = op.dense().double()
+        if not bool(torch.isfinite(dense).all()):
+            raise FloatingPointError(_NON_FINITE_HESSIAN)
+        eig = torch.linalg.eigvalsh(dense)
         return float(eig.abs().max() if which == "LM" else eig.max())
     rng = np.random.default_rng(seed)
     if method == "lanczos":
@@ -149,6 +171,8 @@ def spectral_norm(op: HessianOperator, *, method: str = "lanczos", tol: float = 
     for _ in range(max_iter):
         hv = op.matvec(v)
         new = float(hv.norm())
+        if not math.isfinite(new):
+            raise FloatingPointError(_NON_FINITE_HESSIAN)
         if new == 0.0:
             return 0.0
         v = hv / new

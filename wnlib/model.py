@@ -73,6 +73,7 @@ class WNLinear(nn.Module):
         self.out_features = _checks.positive_int("out_features", out_features)
         if gain_init is not None:
             _checks.choice("gain_init", gain_init, ("norm", None))
+        gain = _checks.finite_float("gain", gain)
         bound = 1.0 / math.sqrt(in_features)  # nn.Linear's default init
         self.v = nn.Parameter(torch.empty(out_features, in_features).uniform_(-bound, bound))
         g = torch.full((out_features,), float(gain))
@@ -149,6 +150,8 @@ class WeightNormMLP(nn.Module):
         self.init_mode = _checks.choice("init_mode", init_mode, INIT_MODES)
         self.gains = _checks.choice("gains", gains, GAIN_PRESETS)
         self.scale_output = _checks.choice("scale_output", scale_output, (True, False))
+        seed = _checks.seed("seed", seed, allow_none=True)
+        _checks.floating_dtype("dtype", dtype)
         self.phi = ACTIVATIONS[activation]
         self.hidden = nn.ModuleList(
             self._layer(d_in if l == 0 else width, width, bias) for l in range(depth))
@@ -156,6 +159,8 @@ class WeightNormMLP(nn.Module):
         self.reset_parameters(seed)
         if dtype is not None or device is not None:
             self.to(device=device, dtype=dtype)
+            if dtype is not None:
+                self._check_init()
 
     def _layer(self, d_in: int, d_out: int, bias: bool) -> nn.Module:
         pytorch = self.gains == "pytorch"
@@ -178,7 +183,14 @@ class WeightNormMLP(nn.Module):
     @torch.no_grad()
     def reset_parameters(self, seed: int | None = None) -> None:
         """Draw every weight (and bias) i.i.d. uniform on ``[-b, b]``; gains follow their preset."""
-        gen = None if seed is None else torch.Generator().manual_seed(int(seed))
+        seed = _checks.seed("seed", seed, allow_none=True)
+        gen = None if seed is None else torch.Generator().manual_seed(seed)
+        big = torch.finfo(torch.get_default_dtype()).max / 2  # uniform_ draws lo + (hi - lo) u
+        for what, b in (("hidden", self.init_bound), ("output", self.output_bound)):
+            if not b < big:
+                raise ValueError(f"init_scale={self.init_scale!r} makes the {what} init bound b = {b:.3g} overflow "
+                                 f"{torch.get_default_dtype()} (the weights are drawn in the default dtype, up to "
+                                 f"{big:.3g}): use a smaller init_scale")
         for p in self.parameters():
             b = self.output_bound if p is self.V else self.init_bound
             p.copy_(torch.empty(p.shape).uniform_(-b, b, generator=gen))
@@ -187,6 +199,27 @@ class WeightNormMLP(nn.Module):
                 if layer.gain_init is None:
                     layer.g.fill_(1.0)
                 layer.reset_gain()
+        self._check_init()
+
+    @torch.no_grad()
+    def _check_init(self) -> None:
+        """Raise naming ``init_scale`` when the drawn rows overflow to inf or underflow to zero norm."""
+        for l, layer in enumerate(self.hidden):
+            v = _direction(layer)
+            norms = torch.linalg.vector_norm(v, dim=1)
+            for bad, cause in (((norms == 0).any(), "underflow to 0 (use a larger init_scale)"),
+                               ((~torch.isfinite(norms)).any(), "overflow to inf (use a smaller init_scale)")):
+                if bool(bad):
+                    raise ValueError(
+                        f"init_scale={self.init_scale!r} (init bound b = {self.init_bound:.3g}, {self.init_mode}, "
+                        f"width {self.width}) makes row norms of hidden layer {l + 1} {cause} in {v.dtype}")
+        V = self.V
+        if not bool(torch.isfinite(V).all()):
+            raise ValueError(f"init_scale={self.init_scale!r} makes the output layer V overflow to inf in {V.dtype} "
+                             f"(bound {self.output_bound:.3g}); use a smaller init_scale")
+        if self.output_bound > 0 and not bool((V != 0).any()):
+            raise ValueError(f"init_scale={self.init_scale!r} makes the output layer V underflow to 0 in {V.dtype} "
+                             f"(bound {self.output_bound:.3g}); use a larger init_scale")
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Last hidden representation ``alpha^(L)``."""

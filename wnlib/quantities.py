@@ -51,6 +51,8 @@ def square_loss(model: Callable, x: torch.Tensor, y: torch.Tensor) -> torch.Tens
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 4096) -> tuple[float, float]:
     """Square loss and accuracy (NaN for one-output regression) of ``model`` on ``(x, y)``."""
+    batch_size = _checks.positive_int("batch_size", batch_size)
+    _check_inputs(x, y)
     loss, correct = 0.0, 0
     for start in range(0, x.shape[0], batch_size):
         out, yb = model(x[start:start + batch_size]), y[start:start + batch_size]
@@ -88,10 +90,23 @@ def rho_min_per_layer(model: nn.Module) -> list[float]:
 
 # ---- gradients and Hessians of f and of the loss ------------------------------------------------------------
 
+def _check_inputs(x: torch.Tensor, y: torch.Tensor | None = None) -> None:
+    """``x`` (and ``y``) tensors with at least one row, finite, with as many rows as each other."""
+    _checks.tensor("x", x, dim=(1, 2), nonempty=True)
+    _checks.finite_tensor("x", x)
+    if y is not None:
+        _checks.tensor("y", y, dim=(1, 2), nonempty=True)
+        n_x = 1 if x.dim() == 1 else x.shape[0]
+        if y.shape[0] != n_x and not (x.dim() == 1 and y.dim() == 1):
+            raise ValueError(f"x has {n_x} rows but y has {y.shape[0]}: give one target row per input")
+        _checks.finite_tensor("y", y)
+
+
 def as_batch(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """``x`` as a batch ``[n, d]`` on the model's device and dtype (one input ``[d]`` becomes ``[1, d]``)."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    """``x`` as a batch ``[n, d]`` on the model's device and dtype (one input ``[d]`` becomes ``[1, d]``).
+
+    Raises on an empty batch and on NaN/inf in ``x``, naming ``x``."""
+    _check_inputs(x)
     x = x.unsqueeze(0) if x.dim() == 1 else x
     ref = parameters(model)[0]
     return x.to(device=ref.device, dtype=ref.dtype)
@@ -109,6 +124,18 @@ def output_indices(model: nn.Module, xb: torch.Tensor, output: int | None) -> li
     return [output]
 
 
+def _one_output(model: nn.Module, xb: torch.Tensor, output) -> int:
+    """``output`` checked as one output coordinate ``c`` in ``[0, k)`` (an int; ``None`` is not one)."""
+    k = getattr(model, "d_out", None)
+    if k is None:
+        with torch.no_grad():
+            out = model(xb[:1])
+        k = 1 if out.dim() == 1 else out.shape[-1]
+    if isinstance(output, bool) or not isinstance(output, int) or not 0 <= output < k:
+        raise ValueError(f"output must be an int in [0, {k - 1}] (one output coordinate), got {output!r}")
+    return output
+
+
 def _coordinate(out: torch.Tensor, c: int) -> torch.Tensor:
     return out[0] if out.dim() == 1 else out[0, c]
 
@@ -116,6 +143,7 @@ def _coordinate(out: torch.Tensor, c: int) -> torch.Tensor:
 def gbar(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """``gbar = (1/n) sum_i grad_theta f(theta; x_i)``, one row per output coordinate: shape ``[k, dim]``."""
     params = parameters(model)
+    _checks.finite_parameters(model, "gbar")
     mean_out = model(as_batch(model, x)).mean(dim=0).reshape(-1)
     rows = []
     for c in range(mean_out.shape[0]):
@@ -134,12 +162,16 @@ def predictor_operator(model: nn.Module, x: torch.Tensor, output: int = 0) -> He
     xb = as_batch(model, x)
     if xb.shape[0] != 1:
         raise ValueError(f"predictor_operator takes one input, got a batch of {xb.shape[0]}")
+    output = _one_output(model, xb, output)
+    _checks.finite_parameters(model, "predictor_operator")
     return HessianOperator(lambda: _coordinate(model(xb), output), parameters(model))
 
 
 def loss_operator(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, loss: Callable = square_loss
                   ) -> HessianOperator:
     """``grad^2_theta L(theta)`` of ``loss(model, x, y)`` (default the square loss) on ``(x, y)``."""
+    _check_inputs(x, y)
+    _checks.finite_parameters(model, "loss_operator")
     xb = as_batch(model, x)
     yb = y.to(device=xb.device, dtype=xb.dtype)
     return HessianOperator(lambda: loss(model, xb, yb), parameters(model))
@@ -152,7 +184,9 @@ def predictor_hessian_norm(model: nn.Module, x: torch.Tensor, *, output: int | N
     ``output=c`` takes coordinate ``c`` of ``f``; ``None`` the max over the ``k`` outputs.
     """
     _checks.choice("method", method, METHODS)
+    _check_solver(tol, max_iter)
     xb = as_batch(model, x)
+    _checks.finite_parameters(model, "predictor_hessian_norm")
     outputs = output_indices(model, xb, output)
     norms = [max(spectral_norm(predictor_operator(model, xi, c), method=method, tol=tol, max_iter=max_iter)
                  for c in outputs) for xi in xb]
@@ -163,6 +197,10 @@ def loss_hessian_norm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, los
                       method: str = "lanczos", which: str = "LM", tol: float = 1e-8, max_iter: int = 1000) -> float:
     """``||grad^2_theta L(theta)||_2`` of ``loss`` (default the square loss) on ``(x, y)``; ``which="LA"`` gives
     the top eigenvalue, the smoothness ``beta`` along the trajectory."""
+    _checks.choice("method", method, METHODS)
+    _checks.choice("which", which, ("LM", "LA"))
+    _check_solver(tol, max_iter)
+    _checks.finite_parameters(model, "loss_hessian_norm")
     return spectral_norm(loss_operator(model, x, y, loss=loss), method=method, which=which, tol=tol,
                          max_iter=max_iter)
 
@@ -173,7 +211,12 @@ def dense_hessian(model: nn.Module, x: torch.Tensor, *, y: torch.Tensor | None =
     route from the HVP operator): of ``f_output(theta; x)`` for one input, or of the square loss when ``y``
     is given. Run it on a float64 model for ground truth."""
     params = parameters(model)
+    _checks.finite_parameters(model, "dense_hessian")
+    if y is not None:
+        _check_inputs(x, y)
     xb = as_batch(model, x)
+    if y is None:
+        output = _one_output(model, xb, output)
     names = [n for n, p in model.named_parameters() if p.requires_grad]
     shapes = [p.shape for p in params]
     flat = torch.cat([p.detach().reshape(-1) for p in params])
@@ -200,6 +243,10 @@ def measure(model: nn.Module, data, track=DEFAULT_TRACK, *, eval_size: int = 409
     Evaluated on the first ``eval_size`` samples of each split (a fixed subset); callables in ``track`` are
     called as ``q(model, data)`` and their dict merged into the row.
     """
+    track = check_track(track)
+    eval_size = _checks.positive_int("eval_size", eval_size)
+    hessian_inputs = _checks.positive_int("hessian_inputs", hessian_inputs)
+    curvature_size = _checks.positive_int("curvature_size", curvature_size)
     row = {}
     x_tr, y_tr = data.x_train[:eval_size], data.y_train[:eval_size]
     if "loss" in track or "accuracy" in track:
@@ -226,9 +273,22 @@ def measure(model: nn.Module, data, track=DEFAULT_TRACK, *, eval_size: int = 409
     return row
 
 
+def _check_solver(tol, max_iter) -> None:
+    _checks.positive_float("tol", tol, allow_zero=True)
+    _checks.positive_int("max_iter", max_iter)
+
+
 def check_track(track) -> tuple:
-    """``track`` as a tuple, each entry one of :data:`TRACKABLE` or a callable ``q(model, data) -> dict``."""
-    track = (track,) if isinstance(track, str) else tuple(track)
+    """``track`` as a tuple, each entry one of :data:`TRACKABLE` or a callable ``q(model, data) -> dict``.
+
+    A single string is refused (``track="loss"`` would be read as one name by some callers and as the letters
+    ``l, o, s, s`` by others): write ``track=["loss"]``."""
+    accepted = f"a list or tuple of names from {', '.join(map(repr, TRACKABLE))} and/or callables q(model, data)"
+    if isinstance(track, (str, bytes)):
+        raise TypeError(f"track must be {accepted}, got the string {track!r}: write track=[{track!r}]")
+    if callable(track) or not hasattr(track, "__iter__"):
+        raise TypeError(f"track must be {accepted}, got {track!r}")
+    track = tuple(track)
     for name in track:
         if not callable(name):
             _checks.choice("track", name, TRACKABLE)

@@ -75,6 +75,32 @@ def _check_compatible(model: nn.Module, data: Dataset) -> None:
         raise ValueError(f"data {data.name!r} has d_out={data.d_out} targets but the model has d_out={d_out}")
 
 
+def _check_data(data: Dataset, dtype: torch.dtype) -> None:
+    """Every tensor of ``data`` floating, in the model's dtype, and finite: checked once, before training."""
+    for split in ("x_train", "y_train", "x_test", "y_test"):
+        t = getattr(data, split)
+        _checks.tensor(f"data.{split}", t, floating=True)
+        if t.dtype != dtype:
+            raise TypeError(f"data.{split} has dtype {t.dtype} but the model has {dtype}; convert one of them: "
+                            f"data.to(dtype={dtype}) or model.to({t.dtype})")
+        _checks.finite_tensor(f"data.{split}", t)
+
+
+_RESUME_KEYS = ("epoch", "step", "optimizer", "generator", "loss_sum", "rows")
+
+
+def _check_resume(resume) -> None:
+    if resume is None:
+        return
+    if not isinstance(resume, dict):
+        raise TypeError(f"resume must be None or the state dict that on_epoch_end received, got "
+                        f"{type(resume).__name__}")
+    missing = [k for k in _RESUME_KEYS if k not in resume]
+    if missing:
+        raise ValueError(f"resume lacks {', '.join(missing)}: pass the state dict that on_epoch_end received "
+                         f"(keys {', '.join(_RESUME_KEYS)})")
+
+
 def _optimizer(optimizer, params, lr: float, momentum: float, weight_decay: float) -> torch.optim.Optimizer:
     """``optimizer(params, lr=lr, ...)`` for a ``torch.optim`` class; ``optimizer(params)`` for a factory."""
     if isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer):
@@ -127,17 +153,25 @@ def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float = 1e-3, bat
     lr = _checks.positive_float("lr", lr)
     n = data.n_train
     batch_size = n if batch_size is None else _checks.positive_int("batch_size", batch_size)
-    momentum = _checks.positive_float("momentum", momentum, allow_zero=True)
+    momentum = _checks.interval("momentum", momentum, 0.0, 1.0, closed="[)")
     weight_decay = _checks.positive_float("weight_decay", weight_decay, allow_zero=True)
     eval_size = _checks.positive_int("eval_size", eval_size)
+    hessian_inputs = _checks.positive_int("hessian_inputs", hessian_inputs)
+    curvature_size = _checks.positive_int("curvature_size", curvature_size)
+    seed = _checks.seed("seed", seed)
     if step_size is not None and not callable(step_size):
         raise TypeError(f"step_size must be None or a rule (model, x, y) -> float, got {step_size!r}")
+    if on_epoch_end is not None and not callable(on_epoch_end):
+        raise TypeError(f"on_epoch_end must be None or a callable state -> None, got {on_epoch_end!r}")
+    _check_resume(resume)
     track = check_track(track)
     _check_compatible(model, data)
     params = parameters(model)
     if data.device != params[0].device:
         raise ValueError(f"data is on {data.device} but the model is on {params[0].device}; "
                          "load the data with device= or move the model with .to()")
+    _check_data(data, params[0].dtype)
+    _checks.finite_parameters(model, "training")
     steps_per_epoch = math.ceil(n / batch_size)
     track_every = steps_per_epoch if track_every is None else _checks.positive_int("track_every", track_every)
     config = dict(epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum, weight_decay=weight_decay,
@@ -145,7 +179,7 @@ def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float = 1e-3, bat
                   dataset=data.name, device=str(data.device))
     history = History(config=config)
     opt = _optimizer(optimizer, params, lr, momentum, weight_decay)
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = torch.Generator().manual_seed(seed)
     step, loss_sum, first_epoch = 0, torch.zeros((), device=data.device), 0
     if resume is not None:
         opt.load_state_dict(resume["optimizer"])

@@ -9,6 +9,7 @@ import math
 import torch
 from torch import nn
 
+from .. import _checks
 from ..model import ACTIVATIONS, SMOOTH_ACTIVATIONS, PlainMLP, WeightNormMLP
 
 _SQRT2 = math.sqrt(2.0)
@@ -41,6 +42,7 @@ def _check_model(model: nn.Module, what: str) -> WeightNormMLP:
         raise ValueError(f"activation must be one of {', '.join(map(repr, SMOOTH_ACTIVATIONS))} for {what} "
                          f"(bounded phi' and phi''); got {model.activation!r}. ReLU is outside the theory: "
                          "phi'' does not exist at 0.")
+    _checks.finite_parameters(model, what)
     return model
 
 

@@ -84,11 +84,10 @@ def generalization_bound(model: nn.Module, n: int, delta: float, *, loss_bound: 
     measured = norm_constraints(model)
     if gamma is None:
         gamma = measured["gamma"]
-    gamma = [float(gv) for gv in (gamma if isinstance(gamma, (list, tuple, np.ndarray)) else [gamma] * model.depth)]
+    gamma = list(gamma) if isinstance(gamma, (list, tuple, np.ndarray)) else [gamma] * model.depth
     if len(gamma) != model.depth:
         raise ValueError(f"gamma must have one entry per hidden layer (depth={model.depth}), got {len(gamma)}")
-    for gv in gamma:
-        _checks.positive_float("gamma", gv)
+    gamma = [_checks.positive_float("gamma", gv) for gv in gamma]
     nu = measured["nu"] if nu is None else _checks.positive_float("nu", nu)
     const = ACTIVATION_CONSTANTS[model.activation]
     c_phi = 1.0 if const["odd"] else 2.0
@@ -115,6 +114,17 @@ def generalization_gap(model: nn.Module, x_train, y_train, x_test, y_test, *, lo
     with :func:`generalization_bound`). Returns ``(gap, train_loss, test_loss)``.
 
     Explained in: book/04_generalization.ipynb."""
+    for name, t in (("x_train", x_train), ("x_test", x_test)):
+        _checks.tensor(name, t, dim=(2,), nonempty=True)
+    for (nx, x), (ny, y) in ((("x_train", x_train), ("y_train", y_train)), (("x_test", x_test), ("y_test", y_test))):
+        _checks.tensor(ny, y, dim=(1, 2))
+        if y.shape[0] != x.shape[0]:
+            raise ValueError(f"{nx} has {x.shape[0]} rows but {ny} has {y.shape[0]}")
+        _checks.finite_tensor(nx, x)
+        _checks.finite_tensor(ny, y)
+    if loss_bound is not None:
+        loss_bound = _checks.positive_float("loss_bound", loss_bound)
+
     def loss(x, y):
         per = _square_errors(model(as_batch(model, x)), y.to(as_batch(model, x)))
         if loss_bound is not None:

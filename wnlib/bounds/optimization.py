@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from .. import _checks
-from ..quantities import (as_batch, gbar, gbar_sq, loss_hessian_norm, loss_operator, predictor_hessian_norm,
+from ..quantities import (_check_inputs, as_batch, gbar, gbar_sq, loss_hessian_norm, loss_operator, predictor_hessian_norm,
                           square_loss)
 from .hessian import hessian_bound
 
@@ -43,6 +43,8 @@ def rsc_certificate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, kappa: f
     if kappa > 1:
         raise ValueError(f"kappa must be in (0, 1] (a cosine), got {kappa!r}")
     _checks.choice("hessian", hessian, ("lanczos", "dense", "bound"))
+    _check_inputs(x, y)
+    _checks.finite_parameters(model, "rsc_certificate")
     xb = as_batch(model, x)
     yb = y.to(xb)
     with torch.no_grad():
@@ -96,6 +98,9 @@ def rsc_tracker(kappa: float, *, hessian: str = "bound", verify: bool = False):
     the certificate promises ``rsc_margin >= 0`` (up to rounding). Scalar-output models.
 
     Explained in: book/03_optimization.ipynb."""
+    kappa = _checks.positive_float("kappa", kappa)
+    if kappa > 1:
+        raise ValueError(f"kappa must be in (0, 1] (a cosine), got {kappa!r}")
     _checks.choice("hessian", hessian, ("lanczos", "dense", "bound"))
     calls = [0]
 

@@ -61,5 +61,12 @@ def loglog_slope(x, y) -> float:
     """Least-squares slope of ``log y`` against ``log x`` (e.g. about -0.5 for ``y ~ x^{-1/2}``).
 
     Explained in: book/02_hessian.ipynb (width and depth laws)."""
+    for name, val in (("x", x), ("y", y)):
+        arr = np.asarray(val, dtype=float)
+        if arr.ndim != 1 or arr.size < 2 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+            raise ValueError(f"{name} must be a 1-D sequence of at least 2 finite numbers > 0 (its log is taken), "
+                             f"got {val!r}")
+    if len(x) != len(y):
+        raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
     lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
     return float(np.polyfit(lx, ly, 1)[0])
