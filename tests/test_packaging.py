@@ -1,5 +1,6 @@
 """Core vs extras: the core imports and runs with torch, numpy and scipy only; each extra's absence gives an
-error naming it. The optional packages are blocked in a fresh interpreter (as if never installed)."""
+error naming it. A fresh interpreter sees the standard library, wnlib and only the core's distributions
+(tests/sites.py), as after ``pip install -e .`` in a new virtual environment."""
 import os
 import re
 import subprocess
@@ -9,42 +10,16 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from sites import make_site
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ("torch", "numpy", "scipy")
 
 
-def _closure(names) -> set:
-    """The distributions that ``pip install torch numpy scipy`` brings (their requirements, recursively)."""
-    from importlib import metadata
-
-    seen, todo = set(), list(names)
-    while todo:
-        name = re.split(r"[<>=!~;\[ ]", todo.pop())[0].lower().replace("_", "-")
-        if name in seen:
-            continue
-        try:
-            dist = metadata.distribution(name)
-        except metadata.PackageNotFoundError:
-            continue
-        seen.add(name)
-        todo += [r for r in dist.requires or [] if "extra ==" not in r]
-    return seen
-
-
 @pytest.fixture(scope="module")
 def core_site(tmp_path_factory) -> Path:
     """A folder holding (as symlinks) only the core's distributions: torch, numpy, scipy and what they need."""
-    from importlib import metadata
-
-    site = tmp_path_factory.mktemp("core-site")
-    for name in _closure(CORE):
-        dist = metadata.distribution(name)
-        for top in {Path(f).parts[0] for f in dist.files or []}:
-            source = Path(dist.locate_file(top))
-            if source.exists() and not (site / top).exists() and top != "..":
-                (site / top).symlink_to(source)
-    return site
+    return make_site(CORE, tmp_path_factory.mktemp("core-site"))
 
 
 def _run_core_only(site: Path, code: str) -> subprocess.CompletedProcess:
