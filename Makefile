@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 JB     := $(VENV)/bin/jupyter-book
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with book/nbval-sanitize.cfg
 
-.PHONY: setup book test unit nbval build browser chromium notebooks bench clean
+.PHONY: setup book test unit nbval build browser chromium notebooks install-cells data gpu-check bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,11 @@ $(STAMP): requirements.txt pyproject.toml
 setup: $(STAMP)
 
 ## make book: set up, then build the HTML book (from the outputs stored in the notebooks) into _build/html
-book: setup build
+book: setup install-cells build
+
+## the repository URL is set once, in _config.yml (repository.url); this writes it into the Colab install cells
+install-cells: setup
+	$(PY) -m wnlib.book install-cells book/0*.ipynb
 
 build:
 	$(JB) build -W -n --keep-going .
@@ -45,6 +49,21 @@ notebooks: setup
 
 bench: setup
 	$(PY) -m bench
+
+## make data: Fashion-MNIST from Debian's package (offline); load_dataset("fashion-mnist") then needs no network
+data:
+	@test -d /usr/share/datasets/fashion-mnist || { apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null; }
+	@echo "Fashion-MNIST: $$(ls /usr/share/datasets/fashion-mnist)"
+
+## make gpu-check: with CUDA, the unit tests on CUDA, one chapter in the full profile, the epoch benchmark's GPU row
+gpu-check: setup
+	@if ! $(PY) -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then \
+		echo "gpu-check: no CUDA device on this machine; nothing to check (exit 0)"; exit 0; fi; \
+	set -e; \
+	WNLIB_TEST_DEVICE=cuda $(PY) -m pytest -q tests/test_gpu.py; \
+	mkdir -p _build/gpu-check && cp book/01_weightnorm.ipynb _build/gpu-check/; \
+	WNLIB_PROFILE=full $(PY) -m wnlib.book execute _build/gpu-check/01_weightnorm.ipynb; \
+	$(PY) -m bench --only epoch --out bench/results/gpu.json
 
 clean:
 	rm -rf _build .pytest_cache
