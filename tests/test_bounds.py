@@ -114,7 +114,7 @@ def test_one_neuron_closed_form(act, gains, rho):
 
 
 def test_one_neuron_fixed_gain_bound_by_hand():
-    """Width 1, depth 1, fixed gain: the terms of Theorem H reduce to a formula checkable by hand."""
+    """Width 1, depth 1, fixed gain: the terms of the appendix A.4 bound reduce to a formula checkable by hand."""
     model = make(2, 1, 1, 1, activation="tanh", seed=0)
     x = torch.tensor([[0.6, 0.8]], dtype=torch.float64)
     v, V = model.hidden[0].v.detach()[0], float(model.V.detach()[0, 0])

@@ -1,6 +1,6 @@
-"""Generalization: the uniform-convergence bound of the appendix (Theorem G) beside the measured gap.
+"""Generalization: the uniform-convergence bound of the appendix (A.6) beside the measured gap.
 
-Explained in: book/A_proofs.md (Theorem G) and book/04_generalization.ipynb.
+Explained in: book/A_proofs.md (A.6) and book/04_generalization.ipynb.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ class GeneralizationBound:
 
 
 def norm_constraints(model: nn.Module) -> dict:
-    """The norm constraints the network at hand satisfies (the class F of Theorem G):
+    """The norm constraints the network at hand satisfies (the class F of appendix A.6):
 
     ``gamma_1 = max_i |g_i^(1)|`` (first layer, unit rows in l2), ``gamma_l = max_i |g_i^(l)| ||u_i^(l)||_1`` for
     ``l >= 2`` (``u = v/||v||``; for the book's uniform init ``||u||_1`` is about ``(sqrt3/2) sqrt(m)``, so these grow with width),
@@ -51,7 +51,7 @@ def norm_constraints(model: nn.Module) -> dict:
 def generalization_bound(model: nn.Module, n: int, delta: float, *, loss_bound: float = 1.0,
                          input_norm: float | None = None, gamma=None, nu: float | None = None
                          ) -> GeneralizationBound:
-    """Uniform-convergence bound for the clipped square loss over the WeightNorm class (EXACT, Theorem G).
+    """Uniform-convergence bound for the clipped square loss over the WeightNorm class (EXACT, appendix A.6).
 
     With probability ``>= 1 - delta`` over ``n`` i.i.d. samples, every ``f`` in the class
     ``F = {depth L, activation phi, |g^(1)_i| <= gamma_1, |g_i^(l)| ||u_i^(l)||_1 <= gamma_l (l >= 2),
@@ -70,7 +70,7 @@ def generalization_bound(model: nn.Module, n: int, delta: float, *, loss_bound: 
     ``gamma``, ``nu`` default to the model's current values (:func:`norm_constraints`); ``input_norm`` ``X``
     defaults to ``sqrt(d)`` (inputs on the sphere).
 
-    Explained in: book/A_proofs.md (Theorem G), book/04_generalization.ipynb.
+    Explained in: book/A_proofs.md (A.6), book/04_generalization.ipynb.
     """
     model = _check_model(model, "generalization_bound")
     if any(layer.bias is not None for layer in model.hidden):

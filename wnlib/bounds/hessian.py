@@ -1,6 +1,6 @@
-"""The certified Hessian bound (Theorem H of the appendix) and the last-layer floor (chapter 2).
+"""The certified Hessian bound (appendix A.4, "Certified predictor-Hessian bound") and the last-layer floor (chapter 2).
 
-Explained in: book/A_proofs.md (Theorem H), book/02_hessian.ipynb ("A floor that the width cannot remove").
+Explained in: book/A_proofs.md (A.4, the certified predictor-Hessian bound), book/02_hessian.ipynb ("A floor that the width cannot remove").
 Symbols: ``m`` width, ``L`` depth, ``k`` outputs, ``r_i^(l) = ||v_i^(l)||`` the normalization terms,
 ``rho_min = min r_i^(l)``, ``c`` init scale, ``g`` gains, ``U^(l)`` the unit-row directions, ``W^(l) = diag(g) U^(l)``.
 """
@@ -39,7 +39,7 @@ def _layer_data(model: WeightNormMLP):
 
 @dataclass
 class HessianBoundTerms:
-    """The pieces of :func:`hessian_bound` for one input and one output (see book/A_proofs.md, Theorem H).
+    """The pieces of :func:`hessian_bound` for one input and one output (see book/A_proofs.md, A.4).
 
     ``bound = (A + sqrt(A^2 + 4 B^2)) / 2`` with ``A = A1 + A2 + A3`` (hidden-hidden curvature) and
     ``B = xi_L / sqrt(m)`` (hidden-output cross term)."""
@@ -53,7 +53,7 @@ class HessianBoundTerms:
 
 
 def _bound_one(layers, name: str, x: torch.Tensor, Vcols: list, width: int, jacobians: str):
-    """Theorem H for one input and every output column in ``Vcols`` (the Jacobian norms are shared)."""
+    """The bound of appendix A.4 for one input and every output column in ``Vcols`` (the Jacobian norms are shared)."""
     consts = ACTIVATION_CONSTANTS[name]
     L = len(layers)
     # forward pass: a_0 = x, z_l = W_l a_{l-1} + b_l, a_l = phi(z_l)
@@ -122,36 +122,46 @@ def hessian_bound(model: nn.Module, x: torch.Tensor, *, output: int | None = Non
 
     One value per input of the batch ``x``; ``output=c`` takes coordinate ``c``, ``None`` the max over the ``k``
     outputs (as :func:`wnlib.predictor_hessian_norm`). ``theta`` is every trainable parameter: the directions
-    ``v^(l)``, ``V``, and with ``gains="pytorch"`` the gains ``g^(l)`` (and biases, if any). Formula (Theorem H
-    of book/A_proofs.md), in the book's symbols, at the current ``theta`` and ``x``::
+    ``v^(l)``, ``V``, and with ``gains="pytorch"`` the gains ``g^(l)`` (and biases, if any). Formula (the certified
+    predictor-Hessian bound ``thm-hessian``, section A.4 of book/A_proofs.md), in the appendix's symbols, at the
+    current ``theta`` and ``x``::
 
         bound = (A + sqrt(A^2 + 4 B^2)) / 2,    B = xi_L / sqrt(m),    A = A1 + A2 + A3
-        A1 = sum_l ||b_l * phi''(z_l)||_inf zeta_l^2
-        A2 = max_l ||alpha^(l-1)|| max_i |delta_{l,i}| lambda_{l,i},   lambda = (2/sqrt3) |g_i| / r_i^2 (fixed gains)
-        A3 = 2 sqrt( sum_{l>=2} (||delta_l * c_l|| xi_{l-1})^2 ),     c_{l,i} = |g_i| / r_i (fixed gains)
-        zeta_j = sqrt(sum_{l<=j} ||K_{j,l}||^2 s_l^2),  xi_j = sqrt(sum_{l<=j} ||D_j K_{j,l}||^2 s_l^2),
-        s_l = max_i c_{l,i} ||alpha^(l-1)||,   K_{j,l} = dz_j/dz_l = W_j D_{j-1} ... W_{l+1} D_l
+        A1 = sum_l ||chi_l * phi''(z_l)||_inf zeta_l^2
+        A2 = max_l ||alpha^(l-1)|| max_i |delta_{l,i}| lambda_{l,i},  lambda_{l,i} = (2/sqrt3)|g_i|/r_i^2 (fixed gains)
+        A3 = 2 sqrt( sum_{l>=2} (||delta_l * tau_l|| xi_{l-1})^2 ),    tau_{l,i} = |g_i| / r_i (fixed gains)
+        zeta_j = sqrt(sum_{l<=j} Gamma_{j,l}^2 s_l^2),  xi_j = sqrt(sum_{l<=j} Gamma'_{j,l}^2 s_l^2),
+        s_l = max_i tau_{l,i} ||alpha^(l-1)||,   K_{j,l} = dz_j/dz_l = W_j D_{j-1} ... W_{l+1} D_l
 
-    where ``b_l = df_c/dalpha^(l)`` and ``delta_l = df_c/dz_l`` (backpropagated vectors) and ``D_l = diag(phi'(z_l))``.
-    With trainable gains ``c_{l,i} = max(1, |g_i|/r_i)`` and ``lambda`` is the top eigenvalue of
-    ``[[0, 1/r], [1/r, (2/sqrt3)|g|/r^2]]``; a trainable bias adds 1 inside ``s_l^2``.
+    where ``chi_l = df_c/dalpha^(l)`` and ``delta_l = df_c/dz_l`` are the backpropagated vectors (``chi_L = V_c /
+    sqrt(m)``; ``b_l`` is reserved for the bias), ``D_l = diag(phi'(z_l))``, and ``Gamma_{j,l} >= ||K_{j,l}||_2``,
+    ``Gamma'_{j,l} >= ||D_j K_{j,l}||_2``. With trainable gains ``tau_{l,i} = max(1, |g_i|/r_i)`` and
+    ``lambda_{l,i}`` is the top eigenvalue of ``[[0, 1/r], [1/r, (2/sqrt3)|g|/r^2]]``; a trainable bias adds 1
+    inside ``s_l^2``.
 
-    ``jacobians="exact"`` uses the exact operator norms ``||K_{j,l}||_2`` at this input (certified, and they stay
-    O(1)-O(sqrt L) in the networks of the book, so the bound grows polynomially -- about ``L^2`` -- in depth);
-    ``jacobians="product"`` replaces them by ``prod_i beta1 ||diag(g) U^(i)||_2``, input-free but exponential in
-    depth whenever ``beta1 max|g| ||U||_2 > 1`` (for random unit rows ``||U||_2 ~ 2``).
+    ``jacobians="exact"`` uses the exact operator norms ``Gamma_{j,l} = ||K_{j,l}||_2`` at this input (certified;
+    measured to stay O(1)-O(sqrt L) in the networks of the book, so the bound grows polynomially -- about ``L^2`` --
+    in depth there); ``jacobians="product"`` replaces the Jacobian norms, and only them, by the input-free products
+    ``prod_i beta1 ||diag(g) U^(i)||_2`` (every other term still uses the activations and backpropagated vectors at
+    ``x``), which are exponential in depth whenever ``beta1 max|g| ||U||_2 > 1`` (for a square layer with random unit
+    rows ``||U||_2 ~ 2``).
 
     Normalization terms: every term carries ``1/r`` (B) or ``1/r^2`` (A), so the bound decreases as the rows
-    grow; with fixed gains, rescaling every row by ``t`` divides A by ``t^2`` and B by ``t``. Width: the bound is
-    a worst case over directions and does **not** decay with ``m`` at fixed ``rho_min``; ``||alpha^(l)||`` grows like
-    ``sqrt(m)``, which the ``1/sqrt(m)`` output scaling cancels, so at fixed ``rho_min`` and fixed ``||V_c||`` it is
-    roughly width-independent (it grows with ``m`` if ``V`` entries are O(1), e.g. ``init_mode="c*sqrt(m)"``).
+    grow; with fixed gains, rescaling every row by ``t`` divides A by ``t^2`` and B by ``t``. Along SGD only these
+    ``1/r`` factors are monotone: V, the activations and the Jacobians move, so a value at ``theta_0`` is no bound at
+    ``theta_t``. Width: the bound is a worst case over directions and has no factor that decays with ``m`` at fixed
+    row norms; ``||alpha^(l)||`` grows like ``sqrt(m)``, which the ``1/sqrt(m)`` output scaling balances, so at fixed
+    ``rho_min`` and fixed ``||V_c||`` it is roughly width-independent (a heuristic, not a theorem), and it grows
+    like ``sqrt(m)`` if the rows are fixed while the entries of ``V`` are O(1). With fixed gains and no biases, scaling
+    every hidden row and ``V`` by ``t`` divides the bound by exactly ``t``; ``init_mode="c*sqrt(m)"`` draws every
+    weight, ``V`` included (entries of order ``sqrt(m)``), ``m`` times larger than ``"c/sqrt(m)"`` with the same seed,
+    so its bound is exactly ``1/m`` times that network's.
     Cost per input: ``L(L-1)`` dense ``m x m`` SVDs (about 0.1 s per input at ``m = 256, L = 3`` on a laptop CPU; use
     ``jacobians="product"`` or a few inputs for ``m >= 1024``). A relative slack ``SAFETY = 1 + 1e-9`` absorbs
     float64 rounding. ``return_terms=True`` also returns the
     :class:`HessianBoundTerms` (list per input, per output).
 
-    Explained in: book/A_proofs.md (Theorem H).
+    Explained in: book/A_proofs.md (section A.4, ``thm-hessian``).
     """
     model = _check_model(model, "hessian_bound")
     _checks.choice("jacobians", jacobians, ("exact", "product"))

@@ -1,6 +1,6 @@
 """Optimization: smoothness, the RSC certificate, gradient descent with step ``omega / beta_t``, contraction.
 
-Explained in: book/03_optimization.ipynb and book/A_proofs.md (Proposition R).
+Explained in: book/03_optimization.ipynb and book/A_proofs.md (A.5, the pointwise RSC certificate).
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def rsc_certificate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, kappa: f
     """``alpha_hat = 2 kappa^2 ||gbar||^2 - 2 sqrt(k) sqrt(L(theta)) max_{i,c} ||grad^2 f_c(theta; x_i)||_2``.
 
     ``||gbar||^2 = sum_c ||(1/n) sum_i grad f_c(theta; x_i)||^2`` (:func:`wnlib.gbar_sq`), ``k`` outputs, ``L`` the
-    square loss ``(1/n) sum_i ||y_i - f(x_i)||^2``. Guarantee (Proposition R of book/A_proofs.md): for every
+    square loss ``(1/n) sum_i ||y_i - f(x_i)||^2``. Guarantee (appendix A.5, the pointwise RSC certificate): for every
     direction ``Delta`` with ``||Gbar Delta|| >= kappa ||Gbar||_F ||Delta||`` (``Gbar`` the ``k x p`` matrix with rows
     ``gbar_c``; for ``k = 1`` this is ``|cos(Delta, gbar)| >= kappa``),
     ``Delta^T grad^2 L(theta) Delta >= alpha_hat ||Delta||^2``. For ``k = 1`` it is the certificate of book/03_optimization.ipynb.
@@ -37,7 +37,7 @@ def rsc_certificate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, kappa: f
     ``hessian``: how ``max ||grad^2 f||`` is obtained -- ``"lanczos"`` (MEASURED), ``"dense"`` (exact, tiny nets),
     ``"bound"`` (:func:`hessian_bound`; then ``alpha_hat`` is a certified lower bound).
 
-    Explained in: book/A_proofs.md (Proposition R), book/03_optimization.ipynb.
+    Explained in: book/A_proofs.md (A.5, the pointwise RSC certificate), book/03_optimization.ipynb.
     """
     kappa = _checks.positive_float("kappa", kappa)
     if kappa > 1:
