@@ -38,9 +38,10 @@ class _BookRenderer(pio.base_renderers.MimetypeRenderer):
 
 def use_book_renderer() -> str:
     """Set the book's template, and :data:`RENDERER` as the default renderer (in Colab keep ``colab``)."""
+    # the legend sits above the plot area, clear of facet titles; the title above the legend
     pio.templates["wnlib"] = go.layout.Template(layout=dict(
-        height=440, legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, title_text=""),
-        margin=dict(t=110), title=dict(y=0.98, yanchor="top")))
+        height=460, legend=dict(orientation="h", yanchor="bottom", y=1.1, x=0, title_text=""),
+        margin=dict(t=130), title=dict(y=0.98, yanchor="top")))
     pio.templates.default = TEMPLATE
     if "google.colab" in sys.modules:
         pio.renderers.default = "colab"
@@ -87,6 +88,7 @@ def slider_figure(frame: pd.DataFrame, *, x: str, y: list[str] | str, slider: st
         for t in f.data:
             t.name = labels.get(t.name, t.name)
     fig.layout.updatemenus = []                       # a slider, no play button
+    fig.update_layout(legend_title_text="")
     fig.layout.sliders[0].currentvalue.prefix = f"{labels.get(slider, slider)} = "
     fig.layout.sliders[0].pad.t = 50
     fig.update_layout(height=520)
@@ -122,7 +124,7 @@ def history_figure(frame: pd.DataFrame, columns: dict[str, str], *, x: str = "ep
 def shade_vacuous(fig: go.Figure, loss_bound: float, top: float, **where) -> go.Figure:
     """Grey band for values ``>= B``: a generalization bound there says nothing (the clipped gap never exceeds
     ``B``)."""
-    fig.add_hrect(y0=loss_bound, y1=top, fillcolor="grey", opacity=0.15, line_width=0, **where)
+    fig.add_hrect(y0=loss_bound, y1=top, fillcolor="grey", opacity=0.15, line_width=0, layer="below", **where)
     return fig
 
 
