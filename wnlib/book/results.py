@@ -10,14 +10,22 @@ from .. import _checks
 from ..experiments import PROFILES, Store, configs, default_results_dir, load_or_run
 
 
+def stored_results(name: str, profile: str = "full", *, dataset: str | None = None,
+                   out=None) -> tuple[pd.DataFrame, dict] | None:
+    """The results of experiment ``name`` when every one of its runs is stored, else ``None``; never computes
+    (a full-profile run takes GPU hours, or a CPU hour for Fashion-MNIST)."""
+    store = Store(out if out is not None else default_results_dir())
+    if not all(store.is_done(c.key) for c in configs(name, profile, dataset=dataset)):
+        return None
+    return load_or_run(name, profile, dataset=dataset, out=out, progress=False)
+
+
 def book_results(name: str, profile: str = "quick", *, out=None) -> tuple[pd.DataFrame, dict]:
     """What a chapter shows: the ``full`` results of ``name`` when every full run is stored, else the ``quick``
-    ones (loaded, or computed in CPU minutes). Never starts a full-profile run: those take GPU hours."""
+    ones (loaded, or computed in CPU minutes). Never starts a full-profile run."""
     _checks.choice("profile", profile, PROFILES)
-    store = Store(out if out is not None else default_results_dir())
-    if profile == "full" and all(store.is_done(c.key) for c in configs(name, "full")):
-        return load_or_run(name, "full", out=out, progress=False)
-    return load_or_run(name, "quick", out=out, progress=False)
+    full = stored_results(name, "full", out=out) if profile == "full" else None
+    return full if full is not None else load_or_run(name, "quick", out=out, progress=False)
 
 
 def produced_by(meta: dict) -> str:
