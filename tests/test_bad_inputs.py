@@ -166,7 +166,7 @@ BAD_INPUTS = [
     ("spectral-power-max-iter-0", lambda: wnlib.spectral_norm(operator(), method="power", max_iter=0), ValueError, "max_iter must be an int > 0, got 0"),
     ("spectral-tol-negative", lambda: wnlib.spectral_norm(operator(), tol=-1e-6), ValueError, "tol must be a finite number >= 0, got -1e-06"),
     ("spectral-tol-nan", lambda: wnlib.spectral_norm(operator(), method="power", tol=math.nan), ValueError, "tol must be a finite number >= 0, got nan"),
-    ("spectral-not-an-operator", lambda: wnlib.spectral_norm(torch.eye(3)), TypeError, "op must be a wnlib.HessianOperator, got Tensor"),
+    ("spectral-not-an-operator", lambda: wnlib.spectral_norm(torch.eye(3)), TypeError, "op must be a wnlib.HessianOperator or a symmetric operator with .to_scipy()"),
     ("hessian-norm-max-iter-0", lambda: wnlib.predictor_hessian_norm(model(), x(1), max_iter=0), ValueError, "max_iter must be an int > 0, got 0"),
     ("hessian-norm-max-iter-neg", lambda: wnlib.predictor_hessian_norm(model(), x(1), method="power", max_iter=-3), ValueError, "max_iter must be an int > 0, got -3"),
     ("hessian-norm-max-iter-float", lambda: wnlib.predictor_hessian_norm(model(), x(1), max_iter=10.0), TypeError, "max_iter must be an int > 0, got 10.0"),

@@ -7,6 +7,7 @@ import torch
 
 import wnlib
 from wnlib import curvature, quantities
+from wnlib.curvature import spectral_norm
 
 CASES = [  # depth, width, activation, init_mode, gains, init_scale
     (1, 5, "tanh", "c/sqrt(m)", "fixed", 0.5),
@@ -111,3 +112,47 @@ def test_float32_model_is_close_to_float64():
     lo = wnlib.predictor_hessian_norm(model, x)
     hi = wnlib.predictor_hessian_norm(model.double(), x.double(), tol=1e-12)
     np.testing.assert_allclose(lo.numpy(), hi.numpy(), rtol=1e-4)
+
+
+def test_curvature_inside_no_grad_and_inference_mode():
+    """Calls made inside torch.no_grad() or torch.inference_mode() give the same values as outside."""
+    model = wnlib.WeightNormMLP(5, 6, 2, 2, seed=0, dtype=torch.float64)
+    x = torch.randn(3, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    y = torch.randn(3, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    ref = (wnlib.predictor_hessian_norm(model, x[:1]), wnlib.loss_hessian_norm(model, x, y), wnlib.gbar_sq(model, x))
+    for mode in (torch.no_grad, torch.inference_mode):
+        with mode():
+            xm, ym = x.clone(), y.clone()
+            got = (wnlib.predictor_hessian_norm(model, xm[:1]), wnlib.loss_hessian_norm(model, xm, ym),
+                   wnlib.gbar_sq(model, xm))
+        torch.testing.assert_close(got[0], ref[0])
+        assert got[1] == pytest.approx(ref[1], rel=1e-10) and got[2] == pytest.approx(ref[2], rel=1e-12)
+
+
+def test_dropout_or_batchnorm_in_training_mode_is_refused():
+    net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Dropout(0.5), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    x = torch.randn(2, 4)
+    with pytest.raises(ValueError, match=r"module '1' \(Dropout\).*model.eval\(\)"):
+        wnlib.predictor_hessian_norm(net, x)
+    net.eval()
+    assert wnlib.predictor_hessian_norm(net, x).shape == (2,)
+
+
+def test_spectral_norm_of_any_operator_with_to_scipy():
+    """A foreign symmetric operator (as curvlinops' operators are): anything with .to_scipy()."""
+    from scipy.sparse.linalg import aslinearoperator
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((60, 60))
+    sym = a + a.T
+
+    class Foreign:
+        def to_scipy(self):
+            return aslinearoperator(sym)
+
+    assert spectral_norm(Foreign()) == pytest.approx(float(np.abs(np.linalg.eigvalsh(sym)).max()), rel=1e-8)
+    assert spectral_norm(Foreign(), which="LA") == pytest.approx(float(np.linalg.eigvalsh(sym).max()), rel=1e-8)
+    with pytest.raises(ValueError, match="method must be 'lanczos' for a Foreign"):
+        spectral_norm(Foreign(), method="power")
+    with pytest.raises(TypeError, match="op must be a wnlib.HessianOperator or a symmetric operator"):
+        spectral_norm(object())

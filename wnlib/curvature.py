@@ -21,6 +21,21 @@ from torch import nn
 from . import _checks
 
 METHODS = ("lanczos", "power", "dense")
+
+
+class _ScipyOperator:
+    """A SciPy ``LinearOperator`` seen through the few attributes :func:`spectral_norm` uses."""
+
+    def __init__(self, linop):
+        self._linop, self.dim = linop, int(linop.shape[0])
+        if linop.shape != (self.dim, self.dim):
+            raise ValueError(f"op.to_scipy() must be square, got shape {linop.shape}")
+
+    def to_scipy(self):
+        return self._linop
+
+    def dense(self) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(self._linop @ np.eye(self.dim), dtype=np.float64))
 _NON_FINITE_HESSIAN = ("the Hessian has NaN or inf entries although its parameters are finite: the function "
                        "overflows at this point (in float32, try the model in float64); no spectral norm")
 
@@ -70,11 +85,12 @@ class HessianOperator:
         self.dim = sum(self.sizes)
         ref = self.params[0]
         self.dtype, self.device = ref.dtype, ref.device
-        value = fn()
-        if value.numel() != 1:
-            raise ValueError(f"fn must return a scalar, got a tensor of shape {tuple(value.shape)}")
-        grads = torch.autograd.grad(value, self.params, create_graph=True, allow_unused=True)
-        self._flat_grad = _flatten(grads, self.params)
+        with _autograd_on():  # also inside a caller's torch.no_grad() / inference_mode()
+            value = fn()
+            if value.numel() != 1:
+                raise ValueError(f"fn must return a scalar, got a tensor of shape {tuple(value.shape)}")
+            grads = torch.autograd.grad(value, self.params, create_graph=True, allow_unused=True)
+            self._flat_grad = _flatten(grads, self.params)
         self.num_matvecs = 0
 
     @property
@@ -90,8 +106,9 @@ class HessianOperator:
         self.num_matvecs += 1
         if not self._flat_grad.requires_grad:  # fn is linear in every parameter: H = 0
             return torch.zeros_like(vec)
-        hv = torch.autograd.grad(self._flat_grad, self.params, grad_outputs=vec, retain_graph=True,
-                                 allow_unused=True)
+        with _autograd_on():
+            hv = torch.autograd.grad(self._flat_grad, self.params, grad_outputs=vec, retain_graph=True,
+                                     allow_unused=True)
         return _flatten(hv, self.params)
 
     __matmul__ = matvec
@@ -116,14 +133,24 @@ class HessianOperator:
         return (h + h.T) / 2
 
 
+@contextlib.contextmanager
+def _autograd_on():
+    """Gradients recorded whatever the caller's mode (``torch.no_grad``, ``torch.inference_mode``)."""
+    with torch.inference_mode(False), torch.enable_grad():
+        yield
+
+
 def hvp(model: nn.Module, fn: Callable[[], torch.Tensor], vec: torch.Tensor) -> torch.Tensor:
     """Hessian-vector product ``grad^2_theta fn() @ vec`` over the trainable parameters of ``model``."""
     return HessianOperator(fn, parameters(model)).matvec(vec)
 
 
-def spectral_norm(op: HessianOperator, *, method: str = "lanczos", tol: float = 1e-10, max_iter: int = 1000,
+def spectral_norm(op, *, method: str = "lanczos", tol: float = 1e-10, max_iter: int = 1000,
                   which: str = "LM", seed: int = 0) -> float:
     """Largest ``|lambda|`` of a symmetric operator (``which="LA"``: largest algebraic ``lambda``).
+
+    ``op``: a :class:`HessianOperator`, or any symmetric operator with ``.to_scipy()`` returning a SciPy
+    ``LinearOperator`` (e.g. curvlinops' Hessian, GGN or KFAC operators; ``method="lanczos"`` then).
 
     ``lanczos``: ARPACK (``eigsh``, both ends of the spectrum) to relative accuracy ``tol``; ``power``: power iteration on ``H``, reporting
     ``||H v_t||`` (which converges to ``|lambda|_max`` even when ``+/-lambda`` pairs tie), stopped when it
@@ -135,7 +162,13 @@ def spectral_norm(op: HessianOperator, *, method: str = "lanczos", tol: float = 
     _checks.positive_int("max_iter", max_iter)
     seed = _checks.seed("seed", seed)
     if not isinstance(op, HessianOperator):
-        raise TypeError(f"op must be a wnlib.HessianOperator, got {type(op).__name__}")
+        if not callable(getattr(op, "to_scipy", None)):
+            raise TypeError("op must be a wnlib.HessianOperator or a symmetric operator with .to_scipy() (e.g. a "
+                            f"curvlinops operator), got {type(op).__name__}")
+        if method != "lanczos":
+            raise ValueError(f"method must be 'lanczos' for a {type(op).__name__} (power and dense need a "
+                             f"wnlib.HessianOperator), got {method!r}")
+        op = _ScipyOperator(op.to_scipy())
     if method == "power" and which == "LA":
         raise ValueError("method='power' finds the largest |lambda| only; use which='LM' or method='lanczos'")
     if method == "dense" or (method == "lanczos" and op.dim <= 24):

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from . import _checks
-from .curvature import METHODS, HessianOperator, _flatten, parameters, spectral_norm
+from .curvature import METHODS, HessianOperator, _autograd_on, _flatten, parameters, spectral_norm
 from .model import WNLinear, _direction
 
 TRACKABLE = ("loss", "accuracy", "rho_min", "gbar_sq", "hessian", "loss_hessian")
@@ -107,9 +107,26 @@ def as_batch(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
     Raises on an empty batch and on NaN/inf in ``x``, naming ``x``."""
     _check_inputs(x)
+    _check_eval_mode(model)
     x = x.unsqueeze(0) if x.dim() == 1 else x
     ref = parameters(model)[0]
+    if x.is_inference():  # made under torch.inference_mode(): a plain copy can enter an autograd graph
+        with torch.inference_mode(False):
+            x = x.clone()
     return x.to(device=ref.device, dtype=ref.dtype)
+
+
+_RANDOM_IN_TRAINING = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._BatchNorm)
+
+
+def _check_eval_mode(model: nn.Module) -> None:
+    """A model in training mode with Dropout or BatchNorm has no single Hessian (one random mask, running
+    statistics updated by every forward pass): refuse, naming the module."""
+    if model.training:
+        for name, module in model.named_modules():
+            if isinstance(module, _RANDOM_IN_TRAINING):
+                raise ValueError(f"model is in training mode and its module {name!r} ({type(module).__name__}) "
+                                 "changes f from call to call: call model.eval() before measuring curvature")
 
 
 def output_indices(model: nn.Module, xb: torch.Tensor, output: int | None) -> list[int]:
@@ -144,11 +161,14 @@ def gbar(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """``gbar = (1/n) sum_i grad_theta f(theta; x_i)``, one row per output coordinate: shape ``[k, dim]``."""
     params = parameters(model)
     _checks.finite_parameters(model, "gbar")
-    mean_out = model(as_batch(model, x)).mean(dim=0).reshape(-1)
-    rows = []
-    for c in range(mean_out.shape[0]):
-        grads = torch.autograd.grad(mean_out[c], params, retain_graph=c + 1 < mean_out.shape[0], allow_unused=True)
-        rows.append(_flatten(grads, params))
+    xb = as_batch(model, x)
+    with _autograd_on():  # also inside a caller's torch.no_grad() / inference_mode()
+        mean_out = model(xb).mean(dim=0).reshape(-1)
+        rows = []
+        for c in range(mean_out.shape[0]):
+            grads = torch.autograd.grad(mean_out[c], params, retain_graph=c + 1 < mean_out.shape[0],
+                                        allow_unused=True)
+            rows.append(_flatten(grads, params))
     return torch.stack(rows)
 
 
