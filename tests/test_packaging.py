@@ -1,6 +1,6 @@
 """Core vs extras: the core imports and runs with torch, numpy and scipy only; each extra's absence gives an
 error naming it. A fresh interpreter sees the standard library, wnlib and only the core's distributions
-(tests/sites.py), as after ``pip install -e .`` in a new virtual environment."""
+(tests/sites.py), then ``pip install -e .`` in a new virtual environment."""
 import os
 import re
 import subprocess
@@ -18,14 +18,27 @@ CORE = ("torch", "numpy", "scipy")
 
 @pytest.fixture(scope="module")
 def core_site(tmp_path_factory) -> Path:
-    """A folder holding (as symlinks) only the core's distributions: torch, numpy, scipy and what they need."""
-    return make_site(CORE, tmp_path_factory.mktemp("core-site"))
+    """A fresh virtual environment whose only packages are the core's distributions (torch, numpy, scipy and
+    what they need, linked in through a .pth file: no reinstall of gigabytes), then ``pip install -e .`` of this
+    repository into it (``--no-deps``: that the core needs nothing else is checked from pyproject.toml
+    and by running the README's example in this environment)."""
+    tmp = tmp_path_factory.mktemp("core")
+    venv = tmp / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             check=True, capture_output=True, text=True).stdout.strip()
+    (Path(purelib) / "core.pth").write_text(str(make_site(CORE, tmp / "site")))
+    installed = subprocess.run([python, "-m", "pip", "install", "--no-deps", "-e",
+                                str(ROOT)], capture_output=True, text=True)
+    assert installed.returncode == 0, installed.stdout[-2000:] + installed.stderr[-2000:]
+    assert "Successfully installed wnlib" in installed.stdout, installed.stdout
+    return venv
 
 
-def _run_core_only(site: Path, code: str) -> subprocess.CompletedProcess:
-    """``code`` in a fresh interpreter that sees the standard library, the core's packages and wnlib only."""
-    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": f"{site}{os.pathsep}{ROOT}", "HOME": str(site)}
-    return subprocess.run([sys.executable, "-S", "-c", textwrap.dedent(code)], cwd=site, env=env,
+def _run_core_only(venv: Path, code: str) -> subprocess.CompletedProcess:
+    """``code`` in the core-only environment (run from a temporary folder, not from the repository)."""
+    return subprocess.run([str(venv / "bin" / "python"), "-c", textwrap.dedent(code)], cwd=venv,
                           capture_output=True, text=True, timeout=600)
 
 
