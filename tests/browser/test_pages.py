@@ -102,7 +102,9 @@ def test_static_sliders_change_the_plot(server, browser, chapter):
     if not ids:
         pytest.skip(f"{chapter} has no slider figure")
     for fig_id in ids:
-        state = f"JSON.stringify(document.getElementById('{fig_id}').data.map(t => t.visible))"
+        # the plotted data itself (animation frames restyle x/y; step sliders toggle visibility)
+        state = (f"JSON.stringify(document.getElementById('{fig_id}').data"
+                 ".map(t => [t.visible, Array.from(t.x || []), Array.from(t.y || [])]))")
         before = page.evaluate(state)
         rail = page.locator(f"#{fig_id} .slider-rail-rect").first
         rail.scroll_into_view_if_needed()
