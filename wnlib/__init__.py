@@ -11,8 +11,9 @@ from .data import Dataset, dataset_available, load_dataset
 from .hardware import describe as describe_hardware
 from .hardware import device
 from .model import ACTIVATIONS, SMOOTH_ACTIVATIONS, PlainMLP, WeightNormMLP, WNLinear, rescale_rows
-from .quantities import (TRACKABLE, dense_hessian, evaluate, gbar, gbar_sq, loss_hessian_norm,
-                         predictor_hessian_norm, rho_min, rho_min_per_layer, row_norms, square_loss)
+from .quantities import (TRACKABLE, dense_hessian, evaluate, gbar, gbar_sq, loss_hessian_norm, loss_operator,
+                         predictor_hessian_norm, predictor_operator, rho_min, rho_min_per_layer, row_norms,
+                         square_loss)
 from .training import History, NonFiniteLossError, train
 from ._version import __version__
 
@@ -22,7 +23,8 @@ __all__ = [
     # data, hardware
     "Dataset", "dataset_available", "load_dataset", "describe_hardware", "device",
     # the theory's quantities
-    "TRACKABLE", "dense_hessian", "evaluate", "gbar", "gbar_sq", "loss_hessian_norm", "predictor_hessian_norm",
+    "TRACKABLE", "dense_hessian", "evaluate", "gbar", "gbar_sq", "loss_hessian_norm", "loss_operator",
+    "predictor_hessian_norm", "predictor_operator",
     "rho_min", "rho_min_per_layer", "row_norms", "square_loss",
     # curvature machinery
     "HessianOperator", "hvp", "spectral_norm",
