@@ -331,3 +331,18 @@ def test_hessian_floor_does_not_decay_with_width_at_fixed_row_norms():
         net = wnlib.rescale_rows(make(16, m, 2, 1, seed=0), rho=1.0)
         floors.append(float(bounds.hessian_floor(net, x).mean()))
     assert max(floors) / min(floors) < 1.5 and min(floors) > 0.05
+
+
+def test_rademacher_lower_estimate_stays_below_the_certified_bound():
+    """Sign fitting finds a network of the class, so its value is <= sup = R_n(F_1) <= the certified bound."""
+    x = torch.randn(40, 6, generator=torch.Generator().manual_seed(0))
+    x = x * (6 ** 0.5 / x.norm(dim=1, keepdim=True))
+    sigma = 2.0 * torch.randint(2, (40,), generator=torch.Generator().manual_seed(1)) - 1
+    net = wnlib.WeightNormMLP(6, 8, 2, 1, seed=0)
+    for gamma in ([1.0, 2.0], [1.0, 8.0]):
+        bound = generalization_bound(net, n=40, delta=0.05, gamma=gamma, nu=1.0).rademacher
+        est = bounds.rademacher_lower_estimate(x, sigma, 8, gamma, steps=100)
+        assert 0 < est <= bound
+        assert est == bounds.rademacher_lower_estimate(x, sigma, 8, gamma, steps=100)   # seeded
+    small = bounds.rademacher_lower_estimate(x, sigma, 8, [1.0, 2.0], steps=100)
+    assert small < bounds.rademacher_lower_estimate(x, sigma, 8, [1.0, 8.0], steps=100)   # a larger class

@@ -13,6 +13,7 @@ from torch import nn
 
 from .. import _checks
 from ..quantities import _square_errors, as_batch
+from ..model import ACTIVATIONS
 from .constants import ACTIVATION_CONSTANTS, _check_model
 
 
@@ -146,3 +147,32 @@ def bound_vs_gap(model: nn.Module, data, *, delta: float, loss_bound: float) -> 
     gb = generalization_bound(model, n=data.n_train, delta=delta, loss_bound=loss_bound)
     return dict(train_loss=train_loss, test_loss=test_loss, gap=gap, bound=gb.value, ratio=gb.value / gap,
                 vacuous=gb.vacuous, gamma_last=gb.constraints["gamma"][-1], nu=gb.constraints["nu"])
+
+
+def rademacher_lower_estimate(x: torch.Tensor, sigma: torch.Tensor, width: int, gamma, *, nu: float = 1.0,
+                              activation: str = "tanh", steps: int = 300, lr: float = 0.05, seed: int = 0) -> float:
+    """MEASURED lower estimate of the empirical Rademacher complexity of the class of appendix A.6 for one sign
+    vector: ``sup_f (1/n) sum_i sigma_i f(x_i)`` over networks of width ``width`` and depth ``len(gamma)``,
+    approached from below by ``steps`` Adam steps (any network found is in the class, so the value is a lower
+    bound on the supremum; averaged over sign draws it estimates ``R_n`` from below).
+
+    The class: first-layer rows with ``||w||_2 <= gamma_1``, later rows with ``||w||_1 <= gamma_l``, output
+    ``f = V^T alpha^(L) / sqrt(m)`` with ``||V|| <= nu``, whose best choice gives ``nu ||s|| / sqrt(m)``,
+    ``s = (1/n) sum_i sigma_i alpha^(L)(x_i)``. Explained in: book/04_generalization.ipynb.
+    """
+    gamma = [_checks.positive_float("gamma", g) for g in gamma]
+    phi = ACTIVATIONS[_checks.choice("activation", activation, tuple(ACTIVATIONS))]
+    gen = torch.Generator().manual_seed(_checks.seed("seed", seed))
+    free = [torch.randn(width, x.shape[1], generator=gen).requires_grad_()]
+    free += [torch.randn(width, width, generator=gen).requires_grad_() for _ in gamma[1:]]
+    opt = torch.optim.Adam(free, lr=lr)
+    for _ in range(_checks.positive_int("steps", steps)):
+        a = x
+        for l, (w, g) in enumerate(zip(free, gamma)):
+            norm = w.norm(dim=1, keepdim=True) if l == 0 else w.abs().sum(1, keepdim=True)
+            a = phi(a @ (g * w / norm.clamp(min=1)).T)         # rows scaled into the constraint set
+        value = nu * (sigma @ a / len(sigma)).norm() / width ** 0.5
+        opt.zero_grad()
+        (-value).backward()
+        opt.step()
+    return value.item()
