@@ -125,3 +125,26 @@ def test_widgets_render(server, browser, chapter):
     assert page.locator(".widget-hslider, .widget-slider").count() >= 1
     assert errors == []
     page.close()
+
+
+def test_chapter_2_panels_read_as_log_log_have_log_axes(server, browser):
+    """Chapter 2 reads slopes off its width figures: every panel of those has log x and log y axes with tick
+    labels and a y-axis title (as rendered, from plotly's resolved layout), and every y axis of the chapter is
+    logarithmic."""
+    page, _ = _open(browser, f"{server}/book/02_hessian.html")
+    figures = page.evaluate("""Array.from(document.querySelectorAll('.plotly-graph-div')).map(el => ({
+        title: (el._fullLayout.title && el._fullLayout.title.text) || '',
+        axes: Object.keys(el._fullLayout).filter(k => /^[xy]axis\\d*$/.test(k)).map(k => ({
+            name: k, type: el._fullLayout[k].type, ticks: el._fullLayout[k].showticklabels,
+            title: (el._fullLayout[k].title && el._fullLayout[k].title.text) || ''}))}))""")
+    assert figures, "no figure on chapter 2"
+    width_figures = [f for f in figures if "against width" in f["title"]]
+    assert len(width_figures) >= 2
+    for fig in figures:
+        for axis in fig["axes"]:
+            if axis["name"].startswith("y") or fig in width_figures:
+                assert axis["type"] == "log", f"{fig['title']!r}: {axis['name']} is {axis['type']}"
+                assert axis["ticks"], f"{fig['title']!r}: {axis['name']} has no tick labels"
+            if axis["name"].startswith("y"):
+                assert axis["title"], f"{fig['title']!r}: {axis['name']} has no title"
+    page.close()
