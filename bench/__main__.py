@@ -16,7 +16,7 @@ from wnlib.hardware import describe, device
 
 from .report import format_table, save
 
-BENCHMARKS = ("epoch", "spectral", "hvp", "tracking", "book")
+BENCHMARKS = ("epoch", "spectral", "hvp", "tracking", "book", "explorers")
 LATEST = Path(__file__).parent / "results" / "latest.json"
 
 

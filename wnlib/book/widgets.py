@@ -3,12 +3,28 @@
 Explained in: book/00_introduction.ipynb (reading the book). Each explorer comes with a question that tells the
 reader what to look for. Python callbacks need a kernel (Jupyter, Colab); the static pages pair every explorer
 with a kernel-free slider figure (:func:`wnlib.book.figures.slider_figure`).
+
+A move should redraw in well under a second, while ``compute`` retrains or runs Lanczos (0.3 s to 5 s per
+setting on 2 CPU cores in the quick profile, more on a loaded machine). So every result is kept (one per
+combination of control values), and once the kernel is idle a background thread computes the settings one step
+away from the current one along each control, then the rest of each control's range: a reader who moves a
+control one step gets a figure that is already there. The thread never starts a computation while a cell runs
+(IPython's ``pre_run_cell``/``post_run_cell`` events) or right after one (executing a whole notebook, as nbval
+and ``make notebooks`` do, is not slowed), nor while a move is being computed; the explorer's box carries the
+DOM class ``wn-explorer-ready`` whenever every one-step move is cached (the browser tests and
+``bench/explorers.py`` read it). Set :data:`PRECOMPUTE` to False (or the environment variable
+``WNLIB_EXPLORER_PRECOMPUTE=0`` before the import) to compute only what a move needs.
 """
 from __future__ import annotations
 
+import os
+import threading
+import time
+from concurrent.futures import Future
 from typing import Callable
 
 import ipywidgets as W
+from IPython import get_ipython
 from IPython.display import display
 
 WIDTHS = (16, 32, 64, 128, 256, 512, 1024)
@@ -32,24 +48,196 @@ def depth_slider(value: int = 2, options=DEPTHS) -> W.SelectionSlider:
     return W.SelectionSlider(options=list(options), value=value, description="depth L", continuous_update=False)
 
 
+IDLE_S = 2.0  # seconds without a running cell before the background thread starts a computation
+PRECOMPUTE = os.environ.get("WNLIB_EXPLORER_PRECOMPUTE", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+class _KernelIdle:
+    """Whether a cell runs now, and since when none has (IPython's cell events; busy until the first cell ends)."""
+
+    def __init__(self):
+        self.busy, self.since, self.shells = True, time.monotonic(), set()
+
+    def install(self, shell) -> None:
+        if id(shell) not in self.shells:
+            self.shells.add(id(shell))
+            shell.events.register("pre_run_cell", self._pre)
+            shell.events.register("post_run_cell", self._post)
+
+    def _pre(self, *_):
+        self.busy = True
+
+    def _post(self, *_):
+        self.busy, self.since = False, time.monotonic()
+
+    def idle_for(self) -> float:
+        return 0.0 if self.busy else time.monotonic() - self.since
+
+
+_IDLE = _KernelIdle()
+
+
+class _Results:
+    """``compute(**values)`` once per combination of values, shared by the redraws and the background thread."""
+
+    def __init__(self, compute: Callable, grid: dict[str, tuple | None]):
+        self.compute, self.grid = compute, grid
+        self.done: dict[tuple, object] = {}
+        self.running: dict[tuple, Future] = {}
+        self.lock = threading.Lock()
+
+    @staticmethod
+    def key(values: dict) -> tuple:
+        return tuple(values.items())
+
+    def cached(self, values: dict) -> bool:
+        return self.key(values) in self.done
+
+    def get(self, values: dict, *, background: bool = False):
+        """The result for ``values``: kept, awaited (computing elsewhere) or computed here (errors propagate).
+
+        In the background: never waits, and returns None on an error (the redraw that needs it recomputes, so
+        the reader sees the traceback in the output area).
+        """
+        key = self.key(values)
+        while True:
+            with self.lock:
+                if key in self.done:
+                    return self.done[key]
+                future = self.running.get(key)
+                mine = future is None
+                if mine:
+                    future = self.running[key] = Future()
+            if mine:
+                try:
+                    result = self.compute(**values)
+                except BaseException as err:
+                    with self.lock:
+                        self.running.pop(key, None)
+                    future.set_exception(err)
+                    if background:
+                        return None
+                    raise
+                with self.lock:
+                    self.done[key] = result
+                    self.running.pop(key, None)
+                future.set_result(result)
+                return result
+            if background:
+                return None
+            try:
+                return future.result()
+            except Exception:  # failed in the background: compute here, where the error is shown
+                continue
+
+    def plan(self, values: dict) -> tuple[list[dict], list[dict]]:
+        """The settings one step away from ``values`` along each control, then the rest of each control's range,
+        nearest first; only controls with a known list of options (selection sliders) take part."""
+        axes = {name: (options, options.index(values[name])) for name, options in self.grid.items()
+                if options and values[name] in options}
+        near, far = [], []
+        for distance in range(1, max((len(o) for o, _ in axes.values()), default=1)):
+            for name, (options, at) in axes.items():
+                (near if distance == 1 else far).extend(
+                    {**values, name: options[i]} for i in (at + distance, at - distance) if 0 <= i < len(options))
+        return near, far
+
+
+class _Precompute(threading.Thread):
+    """One daemon thread per kernel: computes, in order, what the last redrawn explorer may need next."""
+
+    def __init__(self):
+        super().__init__(name="wnlib-explorer-precompute", daemon=True)
+        self.wake = threading.Condition()
+        self.queue: list[dict] = []
+        self.results: _Results | None = None
+        self.on_done: Callable | None = None
+        self.foreground = 0
+
+    def focus(self, results: _Results, values: dict, on_done: Callable) -> None:
+        near, far = results.plan(values)
+        with self.wake:
+            self.results, self.on_done = results, on_done
+            self.queue = [v for v in near + far if not results.cached(v)]
+            self.wake.notify()
+
+    def _next(self):
+        with self.wake:
+            while not (PRECOMPUTE and self.queue and self.foreground == 0 and _IDLE.idle_for() >= IDLE_S):
+                self.wake.wait(timeout=0.25)
+            return self.results, self.queue.pop(0), self.on_done
+
+    def run(self) -> None:
+        while True:
+            results, values, on_done = self._next()
+            results.get(values, background=True)
+            try:
+                on_done()
+            except Exception:  # a closed widget: nothing to mark
+                pass
+
+
+_WORKER: _Precompute | None = None
+
+
+def _precompute() -> _Precompute | None:
+    """The kernel's background thread (started on first use); None outside IPython (nothing to wait for)."""
+    global _WORKER
+    shell = get_ipython()
+    if shell is None or getattr(shell, "events", None) is None:
+        return None
+    _IDLE.install(shell)
+    if _WORKER is None:
+        _WORKER = _Precompute()
+        _WORKER.start()
+    return _WORKER
+
+
 def explorer(compute: Callable, controls: dict[str, W.ValueWidget], *, question: str) -> W.VBox:
     """A question, the ``controls`` and an output area showing ``compute(**values)`` (a plotly figure).
 
-    Every change of a control recomputes and redraws the figure in the same place.
+    Every change of a control redraws the figure in the same place. Results are kept per combination of
+    values and the neighbouring settings are computed in the background while the kernel is idle (see the
+    module docstring), so ``compute`` must be a function of its arguments only.
     """
     out = W.Output()
-
-    def redraw(_=None):
-        values = {name: control.value for name, control in controls.items()}
-        with out:
-            out.clear_output(wait=True)
-            display(compute(**values))
-
-    for control in controls.values():
-        control.observe(redraw, names="value")
+    grid = {name: tuple(getattr(control, "_options_values", ()) or ()) or None
+            for name, control in controls.items()}
+    results = _Results(compute, grid)
+    worker = _precompute()
     header = W.HTML(f"<p><b>Question.</b> {question}</p>"
                     "<p style='color:#666;font-size:90%'>(Live: needs a running kernel, e.g. on Colab. In the "
                     "static page use the slider figure next to this one.)</p>")
     box = W.VBox([header, W.HBox(list(controls.values())), out])
+    box.add_class("wn-explorer")
+
+    def values_now() -> dict:
+        return {name: control.value for name, control in controls.items()}
+
+    def mark_ready(values=None):
+        values = values or values_now()
+        near, _ = results.plan(values)
+        ready = results.cached(values) and all(results.cached(v) for v in near)
+        (box.add_class if ready else box.remove_class)("wn-explorer-ready")
+
+    def redraw(_=None):
+        values = values_now()
+        box.remove_class("wn-explorer-ready")
+        if worker is not None:
+            with worker.wake:
+                worker.foreground += 1
+        try:
+            with out:
+                out.clear_output(wait=True)
+                display(results.get(values))
+        finally:
+            if worker is not None:
+                with worker.wake:
+                    worker.foreground -= 1
+                worker.focus(results, values, mark_ready)
+            mark_ready(values)
+
+    for control in controls.values():
+        control.observe(redraw, names="value")
     redraw()
     return box
