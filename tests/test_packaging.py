@@ -1,7 +1,6 @@
 """Core vs extras: the core imports and runs with torch, numpy and scipy only; each extra's absence gives an
 error naming it. A fresh interpreter sees the standard library, wnlib and only the core's distributions
 (tests/sites.py), then ``pip install -e .`` in a new virtual environment."""
-import os
 import re
 import subprocess
 import sys
