@@ -7,6 +7,7 @@ import http.server
 import os
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -102,15 +103,20 @@ def test_static_sliders_change_the_plot(server, browser, chapter):
     if not ids:
         pytest.skip(f"{chapter} has no slider figure")
     for fig_id in ids:
-        # the plotted data itself (animation frames restyle x/y; step sliders toggle visibility)
-        state = (f"JSON.stringify(document.getElementById('{fig_id}').data"
-                 ".map(t => [t.visible, Array.from(t.x || []), Array.from(t.y || [])]))")
+        # the plotted data itself, decoded (animation frames restyle x/y; step sliders toggle visibility)
+        state = (f"JSON.stringify(document.getElementById('{fig_id}')._fullData"
+                 ".map((t, i) => [t.visible, Array.from(t.x || []), Array.from(t.y || [])]))")
         before = page.evaluate(state)
         rail = page.locator(f"#{fig_id} .slider-rail-rect").first
         rail.scroll_into_view_if_needed()
         box = rail.bounding_box()
-        page.mouse.click(box["x"] + box["width"] - 2, box["y"] + box["height"] / 2)
-        page.wait_for_timeout(400)
+        at_end = page.evaluate(f"(s => s.active === s.steps.length - 1)(document.getElementById('{fig_id}')"
+                               ".layout.sliders[0])")
+        x = box["x"] + 2 if at_end else box["x"] + box["width"] - 2   # move to the other end
+        page.mouse.click(x, box["y"] + box["height"] / 2)
+        deadline = time.time() + 5  # an animation frame takes its transition time to land
+        while page.evaluate(state) == before and time.time() < deadline:
+            page.wait_for_timeout(200)
         assert page.evaluate(state) != before, f"moving the slider of {fig_id} on {chapter} changed nothing"
     page.close()
 
