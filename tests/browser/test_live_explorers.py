@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # bench/ is a top-level package of the repository, not installed
 
-from bench.lab import CHROMIUM_ARGS, Chapter, Lab, chromium, explorer_notebooks  # noqa: E402
+from bench.lab import Chapter, Lab, explorer_notebooks  # noqa: E402
 
 NOTEBOOKS = explorer_notebooks()
 RUN_TIMEOUT_S = 900    # Run All of one chapter: a minute or two on 2 shared cores, in the quick profile
@@ -29,18 +29,6 @@ def lab():
     pytest.importorskip("jupyterlab")
     with Lab(NOTEBOOKS) as running:   # leaving the block stops the kernels and the server, also on a failure
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    exe = chromium()
-    if exe is None:
-        pytest.fail("no Chromium found: install Debian's `chromium` package (make browser does)")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def test_the_chapters_with_explorers_are_found():

@@ -5,7 +5,6 @@ Needs the built book (``make build``) and Chromium (``make browser`` installs De
 import functools
 import http.server
 import os
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -29,13 +28,6 @@ def _chapters() -> list[str]:
     return files
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if shutil.which(name):
-            return shutil.which(name)
-    return None
-
-
 @pytest.fixture(scope="module")
 def server():
     if not (HTML / "index.html").exists():
@@ -49,20 +41,6 @@ def server():
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
     httpd.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    exe = _chromium()
-    if exe is None:
-        pytest.fail("no Chromium found: install Debian's `chromium` package (make browser does)")
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=exe, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        yield b
-        b.close()
 
 
 def _open(browser, url):
