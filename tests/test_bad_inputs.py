@@ -162,6 +162,7 @@ BAD_INPUTS = [
     ("power-overflow", lambda: wnlib.spectral_norm(overflowing_operator(), method="power"), FloatingPointError, "the Hessian has NaN or inf entries although its parameters are finite"),
 
     # solver settings
+    ("spectral-too-few-iterations", lambda: wnlib.spectral_norm(operator(), tol=1e-12, max_iter=3), ArithmeticError, "Lanczos did not reach tol=1e-12 in max_iter=3 products"),
     ("spectral-max-iter-0", lambda: wnlib.spectral_norm(operator(), max_iter=0), ValueError, "max_iter must be an int > 0, got 0"),
     ("spectral-power-max-iter-0", lambda: wnlib.spectral_norm(operator(), method="power", max_iter=0), ValueError, "max_iter must be an int > 0, got 0"),
     ("spectral-tol-negative", lambda: wnlib.spectral_norm(operator(), tol=-1e-6), ValueError, "tol must be a finite number >= 0, got -1e-06"),
@@ -264,7 +265,8 @@ def test_bad_data_is_rejected_before_any_training_work():
     lambda: train(momentum=0.0, seed=0, epochs=0),
     lambda: train(momentum=0.9, track=["loss"], epochs=0),
     lambda: train(track=(), epochs=0),
-    lambda: wnlib.spectral_norm(operator(), tol=0.0, max_iter=5),
+    lambda: wnlib.spectral_norm(operator(), tol=0.0),
+    lambda: wnlib.spectral_norm(operator(), method="arpack", tol=0.0, max_iter=5),
 ])
 def test_valid_edge_values_still_work(call):
     call()

@@ -152,7 +152,71 @@ def test_spectral_norm_of_any_operator_with_to_scipy():
 
     assert spectral_norm(Foreign()) == pytest.approx(float(np.abs(np.linalg.eigvalsh(sym)).max()), rel=1e-8)
     assert spectral_norm(Foreign(), which="LA") == pytest.approx(float(np.linalg.eigvalsh(sym).max()), rel=1e-8)
-    with pytest.raises(ValueError, match="method must be 'lanczos' for a Foreign"):
+    with pytest.raises(ValueError, match="method must be 'lanczos' or 'arpack' for a Foreign"):
         spectral_norm(Foreign(), method="power")
     with pytest.raises(TypeError, match="op must be a wnlib.HessianOperator or a symmetric operator"):
         spectral_norm(object())
+
+
+@pytest.mark.parametrize("kind, which", [("predictor", "LM"), ("loss", "LM"), ("loss", "LA")])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_lanczos_matches_dense_float64_on_a_few_hundred_parameters(kind, which, dtype):
+    """wnlib's own Lanczos against eigvalsh of the dense Hessian (float64 model: ``dense_hessian``, an independent
+    autograd route; float32 model: its own matrix, column by column) and ARPACK against the same."""
+    model = _model(2, 16, "tanh", "c*sqrt(m)", "pytorch", 2.0, d_in=10, d_out=3)
+    gen = torch.Generator().manual_seed(2)
+    x, y = torch.randn(12, 10, generator=gen), torch.randn(12, 3, generator=gen)
+    m64 = _model(2, 16, "tanh", "c*sqrt(m)", "pytorch", 2.0, d_in=10, d_out=3).double()
+    if kind == "predictor":
+        op = quantities.predictor_operator(model.to(dtype), x[0].to(dtype), output=1)
+        dense = wnlib.dense_hessian(m64, x[0].double(), output=1)
+    else:
+        op = quantities.loss_operator(model.to(dtype), x.to(dtype), y.to(dtype))
+        dense = wnlib.dense_hessian(m64, x.double(), y=y.double())
+    if dtype == torch.float32:  # float32 rounding moves the Hessian itself by ~1e-6: compare with its own matrix
+        assert torch.allclose(op.dense().double(), dense, rtol=1e-4, atol=1e-4)
+        dense = op.dense().double()
+    eig = torch.linalg.eigvalsh(dense)
+    exact = float(eig.abs().max() if which == "LM" else eig.max())
+    op.num_matvecs = 0
+    result = curvature.lanczos(op, which=which, tol=1e-10)
+    rtol = 1e-6 if dtype == torch.float32 else 1e-10
+    assert result.value == pytest.approx(exact, rel=rtol)
+    assert result.matvecs == op.num_matvecs < op.dim  # matrix-free: fewer products than the dense matrix needs
+    arpack = spectral_norm(op, method="arpack", which=which, tol=1e-12)
+    assert arpack == pytest.approx(exact, rel=rtol)
+
+
+def test_lanczos_waits_for_both_ends_of_the_spectrum():
+    """A +/- pair where the top end converges first (isolated +1) and the larger |lambda| = 1.001 sits at the bottom
+    end inside a cluster: stopping at the first converged end would answer 1.0."""
+    from scipy.sparse.linalg import aslinearoperator
+
+    bottom = -np.linspace(0.95, 1.001, 400)
+    rest = np.linspace(-0.5, 0.5, 400)
+    spectrum = np.concatenate([[1.0], rest, bottom])
+    rng = np.random.default_rng(0)
+    basis, _ = np.linalg.qr(rng.standard_normal((spectrum.size, spectrum.size)))
+    matrix = (basis * spectrum) @ basis.T
+
+    class Foreign:
+        def to_scipy(self):
+            return aslinearoperator(matrix)
+
+    assert spectral_norm(Foreign(), tol=1e-10) == pytest.approx(1.001, rel=1e-8)
+    assert spectral_norm(Foreign(), which="LA", tol=1e-10) == pytest.approx(1.0, rel=1e-8)
+
+
+def test_lanczos_raises_when_max_iter_is_too_small_and_is_exact_on_an_invariant_subspace():
+    op = quantities.predictor_operator(_model(2, 12, "tanh", "c*sqrt(m)", "fixed", 1.0, d_in=8), torch.randn(8))
+    with pytest.raises(ArithmeticError, match="did not reach tol=1e-12 in max_iter=4 products"):
+        curvature.lanczos(op, tol=1e-12, max_iter=4)
+    from scipy.sparse.linalg import aslinearoperator
+
+    class LowRank:  # rank 2: the Krylov space closes after 2 products and T_2 holds both eigenvalues
+        u = np.linalg.qr(np.random.default_rng(1).standard_normal((300, 2)))[0]
+
+        def to_scipy(self):
+            return aslinearoperator((self.u * np.array([3.0, -5.0])) @ self.u.T)
+
+    assert spectral_norm(LowRank()) == pytest.approx(5.0, rel=1e-12)

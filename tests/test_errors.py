@@ -93,7 +93,7 @@ def test_zero_row_gives_a_clear_error_not_nan():
 def test_curvature_arguments():
     model = wnlib.WeightNormMLP(4, 6, 1, 3)
     x = torch.randn(2, 4)
-    with pytest.raises(ValueError, match="method must be one of 'lanczos', 'power', 'dense'"):
+    with pytest.raises(ValueError, match="method must be one of 'lanczos', 'arpack', 'power', 'dense'"):
         wnlib.predictor_hessian_norm(model, x, method="exact")
     with pytest.raises(ValueError, match=r"output must be None \(max over outputs\) or an int in \[0, 2\]"):
         wnlib.predictor_hessian_norm(model, x, output=3)

@@ -4,23 +4,25 @@ Explained in: book/02_hessian.ipynb (predictor Hessian) and book/03_optimization
 theory's Hessians (of ``f`` and of the square loss) are built from this machinery in :mod:`wnlib.quantities`.
 
 Predictor Hessians are indefinite and their largest-magnitude eigenvalues come in near ``+/-`` pairs (the
-output-layer block is zero), so spectral norms are found by Lanczos (``scipy.sparse.linalg.eigsh``) over
-matrix-free Hessian-vector products. Power iteration is kept as the teaching version; the dense matrix is the
-ground truth for tiny networks.
+output-layer block is zero), so spectral norms are found by :func:`lanczos`, run in torch where the model runs
+(CPU or GPU), over matrix-free Hessian-vector products; it stops only when *both* ends of the spectrum have
+converged. SciPy's ARPACK (``method="arpack"``) is the reference it is tested against; power iteration is kept as
+the teaching version; the dense matrix is the ground truth for tiny networks.
 """
 from __future__ import annotations
 
 import contextlib
 import math
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
+import scipy.linalg
 import torch
 from torch import nn
 
 from . import _checks
 
-METHODS = ("lanczos", "power", "dense")
+METHODS = ("lanczos", "arpack", "power", "dense")
 
 
 class _ScipyOperator:
@@ -30,6 +32,11 @@ class _ScipyOperator:
         self._linop, self.dim = linop, int(linop.shape[0])
         if linop.shape != (self.dim, self.dim):
             raise ValueError(f"op.to_scipy() must be square, got shape {linop.shape}")
+        self.dtype, self.device = torch.float64, torch.device("cpu")
+
+    def matvec(self, vec: torch.Tensor) -> torch.Tensor:
+        out = self._linop @ vec.detach().cpu().double().numpy()
+        return torch.from_numpy(np.asarray(out, dtype=np.float64).reshape(-1))
 
     def to_scipy(self):
         return self._linop
@@ -145,16 +152,77 @@ def hvp(model: nn.Module, fn: Callable[[], torch.Tensor], vec: torch.Tensor) -> 
     return HessianOperator(fn, parameters(model)).matvec(vec)
 
 
+class LanczosResult(NamedTuple):
+    """What :func:`lanczos` found: the eigenvalue asked for, the products ``H v`` it took, its error estimate."""
+
+    value: float
+    matvecs: int
+    error_estimate: float
+
+
+def lanczos(op, *, which: str = "LM", tol: float = 1e-8, max_iter: int = 1000, seed: int = 0) -> LanczosResult:
+    """Largest ``|lambda|`` (``which="LM"``) or largest ``lambda`` (``"LA"``) of a symmetric operator by Lanczos.
+
+    The three-term recurrence ``beta_{j+1} q_{j+1} = H q_j - alpha_j q_j - beta_j q_{j-1}`` runs on ``op``'s
+    device with float64 Lanczos vectors (the products ``H q`` may be float32) and a float64 tridiagonal
+    ``T_k``; ``q_j`` is re-orthogonalized against ``q_j`` (local re-orthogonalization: extreme Ritz values keep
+    their accuracy, lost orthogonality only repeats converged ones). A Ritz value ``theta`` of ``T_k`` with
+    residual ``r = beta_{k+1} |s_k|`` and gap ``delta`` to the next Ritz value is within
+    ``min(r, r^2/delta)`` of an eigenvalue; an end of the spectrum has converged when that is
+    ``<= tol * max|theta|``. ``"LM"`` waits for *both* ends (the guard for ``+/-`` pairs: the end that converges
+    first need not be the larger one); ``"LA"`` for the top end. One product per step, three vectors of memory.
+    """
+    _checks.choice("which", which, ("LM", "LA"))
+    tol = max(tol, 4 * np.finfo(np.float64).eps)  # tol=0: to float64 machine precision
+    gen = torch.Generator().manual_seed(seed)
+    q = torch.randn(op.dim, generator=gen, dtype=torch.float64).to(op.device)
+    q /= q.norm()
+    q_prev, beta = torch.zeros_like(q), 0.0
+    alphas, betas = [], []
+    value = bound = math.inf
+    for k in range(1, min(max_iter, op.dim) + 1):
+        w = op.matvec(q).to(torch.float64)
+        if not bool(torch.isfinite(w).all()):
+            raise FloatingPointError(_NON_FINITE_HESSIAN)
+        alpha = float(torch.dot(w, q))
+        w.sub_(q, alpha=alpha).sub_(q_prev, alpha=beta)  # in place: the vectors are as long as theta
+        w.sub_(q, alpha=float(torch.dot(w, q)))
+        beta = float(w.norm())
+        alphas.append(alpha)
+        theta, s = scipy.linalg.eigh_tridiagonal(np.array(alphas), np.array(betas))
+        value = float(max(-theta[0], theta[-1]) if which == "LM" else theta[-1])
+        scale = float(np.abs(theta).max())
+        ends = (0, len(theta) - 1) if which == "LM" else (len(theta) - 1,)
+        bound = max(_ritz_error(theta, beta * abs(s[-1, j]), j) for j in ends)
+        if scale == 0.0 or bound <= tol * scale or beta <= 1e-14 * scale:  # converged, or an invariant subspace
+            return LanczosResult(value, k, bound / scale if scale else 0.0)
+        betas.append(beta)
+        q_prev, q = q, w.div_(beta)
+    if k == op.dim:  # the Krylov space is the whole space: T_k holds the spectrum
+        return LanczosResult(value, k, bound / scale)
+    raise ArithmeticError(f"Lanczos did not reach tol={tol:g} in max_iter={max_iter} products (estimate {value:.8g}, "
+                          f"relative error bound {bound / scale:.1e}): raise max_iter or tol")
+
+
+def _ritz_error(theta: np.ndarray, residual: float, j: int) -> float:
+    """``min(r, r^2 / gap)``: how far Ritz value ``theta[j]`` with residual ``r`` can be from an eigenvalue."""
+    gaps = np.abs(np.delete(theta, j) - theta[j])
+    if not gaps.size or gaps.min() == 0:  # no second Ritz value yet, or a repeated one: the residual alone
+        return residual
+    return min(residual, residual ** 2 / float(gaps.min()))
+
+
 def spectral_norm(op, *, method: str = "lanczos", tol: float = 1e-10, max_iter: int = 1000,
                   which: str = "LM", seed: int = 0) -> float:
     """Largest ``|lambda|`` of a symmetric operator (``which="LA"``: largest algebraic ``lambda``).
 
     ``op``: a :class:`HessianOperator`, or any symmetric operator with ``.to_scipy()`` returning a SciPy
-    ``LinearOperator`` (e.g. curvlinops' Hessian, GGN or KFAC operators; ``method="lanczos"`` then).
+    ``LinearOperator`` (e.g. curvlinops' Hessian, GGN or KFAC operators; ``lanczos`` or ``arpack`` then).
 
-    ``lanczos``: ARPACK (``eigsh``, both ends of the spectrum) to relative accuracy ``tol``; ``power``: power iteration on ``H``, reporting
-    ``||H v_t||`` (which converges to ``|lambda|_max`` even when ``+/-lambda`` pairs tie), stopped when it
-    changes by less than ``tol`` relatively; ``dense``: ``eigvalsh`` of the full matrix.
+    ``lanczos``: :func:`lanczos`, relative error estimate ``<= tol``, both ends of the spectrum converged;
+    ``arpack``: SciPy's ``eigsh`` (ARPACK, both ends, residual ``<= tol``), the reference; ``power``: power
+    iteration on ``H``, reporting ``||H v_t||`` (which converges to ``|lambda|_max`` even when ``+/-lambda``
+    pairs tie), stopped when it changes by less than ``tol`` relatively; ``dense``: ``eigvalsh`` of the matrix.
     """
     _checks.choice("method", method, METHODS)
     _checks.choice("which", which, ("LM", "LA"))
@@ -165,39 +233,48 @@ def spectral_norm(op, *, method: str = "lanczos", tol: float = 1e-10, max_iter: 
         if not callable(getattr(op, "to_scipy", None)):
             raise TypeError("op must be a wnlib.HessianOperator or a symmetric operator with .to_scipy() (e.g. a "
                             f"curvlinops operator), got {type(op).__name__}")
-        if method != "lanczos":
-            raise ValueError(f"method must be 'lanczos' for a {type(op).__name__} (power and dense need a "
-                             f"wnlib.HessianOperator), got {method!r}")
+        if method not in ("lanczos", "arpack"):
+            raise ValueError(f"method must be 'lanczos' or 'arpack' for a {type(op).__name__} (power and dense "
+                             f"need a wnlib.HessianOperator), got {method!r}")
         op = _ScipyOperator(op.to_scipy())
     if method == "power" and which == "LA":
         raise ValueError("method='power' finds the largest |lambda| only; use which='LM' or method='lanczos'")
-    if method == "dense" or (method == "lanczos" and op.dim <= 24):
+    if method == "dense" or (method in ("lanczos", "arpack") and op.dim <= 24):
         dense = op.dense().double()
         if not bool(torch.isfinite(dense).all()):
             raise FloatingPointError(_NON_FINITE_HESSIAN)
         eig = torch.linalg.eigvalsh(dense)
         return float(eig.abs().max() if which == "LM" else eig.max())
-    rng = np.random.default_rng(seed)
     if method == "lanczos":
-        from scipy.sparse.linalg import ArpackError, eigsh
+        return lanczos(op, which=which, tol=tol, max_iter=max_iter, seed=seed).value
+    if method == "arpack":
+        return _arpack(op, which=which, tol=tol, max_iter=max_iter, seed=seed)
+    return _power(op, tol=tol, max_iter=max_iter, seed=seed)
 
-        v0 = rng.standard_normal(op.dim)
-        try:
-            # ARPACK's vector work is memory-bound; SciPy's multithreaded BLAS there only competes with the
-            # torch threads computing the HVPs (measured 5-10x slower on 2 cores: bench/spectral.py)
-            with _one_blas_thread():
-                # both ends of the spectrum ("BE") converge fast even when +lambda and -lambda nearly tie in
-                # magnitude, where ARPACK's "LM" can stall; ||H|| = max(|lambda_min|, |lambda_max|)
-                vals = eigsh(op.to_scipy(), k=2 if which == "LM" else 1, which="BE" if which == "LM" else "LA",
-                             tol=tol, maxiter=max_iter, v0=v0, ncv=min(op.dim - 1, 24),
-                             return_eigenvectors=False)
-        except ArpackError:
-            # ARPACK stops when the Krylov space is exhausted (a Hessian of rank < ncv, e.g. ReLU nets):
-            # the dense route is exact there
-            if op.dim > 4096:
-                raise
-            return spectral_norm(op, method="dense", which=which)
-        return float(np.abs(vals).max() if which == "LM" else vals.max())
+
+def _arpack(op, *, which: str, tol: float, max_iter: int, seed: int) -> float:
+    """SciPy's ``eigsh`` on ``op.to_scipy()``: both ends of the spectrum (``"BE"``, ``k=2``) for ``"LM"``."""
+    from scipy.sparse.linalg import ArpackError, eigsh
+
+    v0 = np.random.default_rng(seed).standard_normal(op.dim)
+    try:
+        # ARPACK's vector work is memory-bound; SciPy's multithreaded BLAS there only competes with the
+        # torch threads computing the HVPs (measured 5-10x slower on 2 cores: bench/spectral.py)
+        with _one_blas_thread():
+            vals = eigsh(op.to_scipy(), k=2 if which == "LM" else 1, which="BE" if which == "LM" else "LA",
+                         tol=tol, maxiter=max_iter, v0=v0, ncv=min(op.dim - 1, 24), return_eigenvectors=False)
+    except ArpackError:
+        # ARPACK stops when the Krylov space is exhausted (a Hessian of rank < ncv, e.g. ReLU nets):
+        # the dense route is exact there
+        if op.dim > 4096:
+            raise
+        return spectral_norm(op, method="dense", which=which)
+    return float(np.abs(vals).max() if which == "LM" else vals.max())
+
+
+def _power(op, *, tol: float, max_iter: int, seed: int) -> float:
+    """Power iteration: ``v <- H v / ||H v||``, returning ``||H v||`` once it changes by ``<= tol`` relatively."""
+    rng = np.random.default_rng(seed)
     v = torch.from_numpy(rng.standard_normal(op.dim)).to(device=op.device, dtype=op.dtype)
     v = v / v.norm()
     estimate = 0.0
