@@ -220,3 +220,34 @@ def test_lanczos_raises_when_max_iter_is_too_small_and_is_exact_on_an_invariant_
             return aslinearoperator((self.u * np.array([3.0, -5.0])) @ self.u.T)
 
     assert spectral_norm(LowRank()) == pytest.approx(5.0, rel=1e-12)
+
+
+def test_gbar_sq_estimate_is_unbiased_where_the_plug_in_is_not(float64):
+    """Population of 20,000 inputs with ||gbar||^2 computed exactly; 150 random subsamples of 256: the estimate's
+    mean is within 3 standard errors of the truth, the plug-in ||gbar(subsample)||^2 is biased far above it, and
+    the reported SE is the spread of the estimates within a factor 2."""
+    model = wnlib.WeightNormMLP(20, 16, 2, 3, seed=0)
+    gen = torch.Generator().manual_seed(0)
+    population = torch.randn(20000, 20, generator=gen)
+    exact = wnlib.gbar_sq(model, population)
+    samples = [population[torch.randperm(20000, generator=gen)[:256]] for _ in range(150)]
+    results = [quantities.gbar_sq_estimate(model, s, groups=4) for s in samples]
+    estimates, ses = np.array([e for e, _ in results]), np.array([s for _, s in results])
+    spread = estimates.std(ddof=1)
+    assert abs(estimates.mean() - exact) < 3 * spread / np.sqrt(len(estimates))
+    plug_in = np.mean([wnlib.gbar_sq(model, s) for s in samples])
+    assert plug_in - exact > 10 * spread / np.sqrt(len(estimates))
+    assert 0.5 < np.median(ses) / spread < 2.0
+
+
+def test_measure_gbar_exact_up_to_gbar_size_then_estimated():
+    digits = wnlib.load_dataset("digits", n_train=1000, n_test=64)
+    model = wnlib.WeightNormMLP(64, 16, 2, 10, seed=0)
+    exact = quantities.measure(model, digits, ["gbar_sq"], gbar_size=None)
+    assert exact["gbar_sq"] == pytest.approx(wnlib.gbar_sq(model, digits.x_train), rel=1e-6)
+    assert (exact["gbar_sq_se"], exact["gbar_sq_n"]) == (0.0, digits.n_train)
+    assert quantities.measure(model, digits, ["gbar_sq"], gbar_size=digits.n_train) == exact
+    sampled = quantities.measure(model, digits, ["gbar_sq"], gbar_size=400)
+    assert sampled["gbar_sq_n"] == 400 and sampled["gbar_sq_se"] > 0
+    assert abs(sampled["gbar_sq"] - exact["gbar_sq"]) < 4 * sampled["gbar_sq_se"]
+    assert quantities.measure(model, digits, ["gbar_sq"], gbar_size=400) == sampled  # the same subsample each time

@@ -44,7 +44,7 @@ def test_same_seed_same_history(digits):
         model = wnlib.WeightNormMLP(64, 16, 2, 10, seed=5)
         frames.append(wnlib.train(model, digits, epochs=2, lr=0.5, batch_size=64, seed=3, progress=False,
                                   track=("loss", "accuracy", "rho_min", "gbar_sq", "hessian")).frame)
-    cols = [c for c in frames[0].columns if c != "time_s"]
+    cols = [c for c in frames[0].columns if c not in wnlib.training.CLOCK_COLUMNS]
     assert frames[0][cols].equals(frames[1][cols])
     other = wnlib.train(wnlib.WeightNormMLP(64, 16, 2, 10, seed=5), digits, epochs=2, lr=0.5, batch_size=64,
                         seed=4, progress=False).frame
@@ -58,7 +58,7 @@ def test_history_columns_and_tracked_values(digits):
     frame = history.frame
     assert frame["step"].tolist() == [0, 2, 4, 6, 8]
     assert {"train_loss", "test_loss", "train_accuracy", "test_accuracy", "rho_min", "rho_min_1", "rho_min_2",
-            "gbar_sq", "hessian_norm", "loss_hessian_top", "epoch", "time_s"} <= set(frame.columns)
+            "gbar_sq", "gbar_sq_se", "gbar_sq_n", "hessian_norm", "loss_hessian_top", "epoch", "time_s", "measure_s"} <= set(frame.columns)
     last = frame.iloc[-1]
     loss, acc = wnlib.evaluate(model, digits.x_train, digits.y_train)
     assert last["train_loss"] == pytest.approx(loss) and last["train_accuracy"] == pytest.approx(acc)

@@ -8,7 +8,9 @@ every tracked step; the names it accepts are :data:`TRACKABLE`:
 ``loss``           train/test square loss ``(1/n) sum_i ||y_i - f(x_i)||^2``
 ``accuracy``       train/test accuracy (classification data only)
 ``rho_min``        ``min_{l,i} ||v_i^(l)||`` overall and per layer
-``gbar_sq``        ``||gbar_t||^2 = sum_c ||(1/n) sum_i grad f_c(theta_t; x_i)||^2``
+``gbar_sq``        ``||gbar_t||^2 = sum_c ||(1/n) sum_i grad f_c(theta_t; x_i)||^2`` over the training set: exact up
+                   to ``gbar_size`` inputs, else estimated on a fixed random subsample of ``gbar_size`` inputs
+                   (:func:`gbar_sq_estimate`; columns ``gbar_sq_se``, ``gbar_sq_n``)
 ``hessian``        ``max_i ||grad^2 f(theta_t; x_i)||_2`` over ``hessian_inputs`` training inputs
 ``loss_hessian``   top eigenvalue of ``grad^2 L(theta_t)`` (smoothness ``beta_t``) on ``curvature_size`` samples
 =================  ==========================================================================================
@@ -159,22 +161,69 @@ def _coordinate(out: torch.Tensor, c: int) -> torch.Tensor:
 
 def gbar(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """``gbar = (1/n) sum_i grad_theta f(theta; x_i)``, one row per output coordinate: shape ``[k, dim]``."""
-    params = parameters(model)
     _checks.finite_parameters(model, "gbar")
     xb = as_batch(model, x)
+    k = len(output_indices(model, xb, None))
+    with torch.inference_mode(False):  # a normal tensor even inside a caller's inference_mode()
+        out = torch.empty(k, sum(p.numel() for p in parameters(model)), dtype=xb.dtype, device=xb.device)
+        _gbar_into(model, xb, out)
+    return out
+
+
+def _gbar_into(model: nn.Module, xb: torch.Tensor, out: torch.Tensor) -> None:
+    """Write ``gbar`` of the batch ``xb`` into ``out`` [k, dim]: one forward pass, one backward pass per output."""
+    params = parameters(model)
     with _autograd_on():  # also inside a caller's torch.no_grad() / inference_mode()
         mean_out = model(xb).mean(dim=0).reshape(-1)
-        rows = []
         for c in range(mean_out.shape[0]):
             grads = torch.autograd.grad(mean_out[c], params, retain_graph=c + 1 < mean_out.shape[0],
                                         allow_unused=True)
-            rows.append(_flatten(grads, params))
-    return torch.stack(rows)
+            start = 0
+            for g, p in zip(grads, params):
+                block = out[c, start:start + p.numel()]
+                block.zero_() if g is None else block.copy_(g.reshape(-1))
+                start += p.numel()
 
 
 def gbar_sq(model: nn.Module, x: torch.Tensor) -> float:
     """``||gbar||^2 = sum_c ||(1/n) sum_i grad_theta f_c(theta; x_i)||^2`` (for one output: ``||gbar||^2``)."""
     return float(gbar(model, x).pow(2).sum())
+
+
+def gbar_sq_estimate(model: nn.Module, x: torch.Tensor, *, groups: int = 4) -> tuple[float, float]:
+    """Estimate of ``||gbar||^2`` over the population the inputs ``x`` were drawn from, and its standard error.
+
+    ``x`` is cut into ``groups`` equal parts ``B_1..B_G`` with means ``g_a = gbar(B_a)``. The estimate is the mean
+    of ``<g_a, g_b>`` over pairs ``a != b``: parts are disjoint, so it has none of the ``||grad f(x_i)||^2``
+    self-terms that bias ``||gbar(x)||^2`` upwards by ``tr Cov / |x|`` (unbiased for a random sample; it may be
+    negative when ``||gbar||^2`` is below its noise). The standard error is the jackknife over the parts.
+    Costs what :func:`gbar` on ``x`` costs, plus one forward and ``k`` backward passes per part.
+    """
+    groups = _checks.positive_int("groups", groups)
+    xb = as_batch(model, x)
+    if groups < 2 or xb.shape[0] < groups:
+        raise ValueError(f"groups must be an int >= 2 and at most the number of inputs ({xb.shape[0]}), got {groups}")
+    _checks.finite_parameters(model, "gbar_sq_estimate")
+    size = xb.shape[0] // groups
+    k = len(output_indices(model, xb, None))
+    with torch.inference_mode(False):
+        means = torch.empty(groups, k, sum(p.numel() for p in parameters(model)), dtype=xb.dtype, device=xb.device)
+        for a in range(groups):
+            _gbar_into(model, xb[a * size:(a + 1) * size], means[a])
+    flat = means.reshape(groups, -1)
+    gram = (flat @ flat.T).double().cpu()
+    pairs = gram.sum() - gram.diagonal().sum()
+
+    def pair_mean(drop: int | None) -> float:
+        if drop is None:
+            return float(pairs) / (groups * (groups - 1))
+        rest = float(pairs - 2 * gram[drop].sum() + 2 * gram[drop, drop])
+        return rest / ((groups - 1) * (groups - 2)) if groups > 2 else math.nan
+
+    leave_one_out = [pair_mean(a) for a in range(groups)]
+    mean = sum(leave_one_out) / groups
+    se = math.sqrt((groups - 1) / groups * sum((v - mean) ** 2 for v in leave_one_out))
+    return pair_mean(None), se
 
 
 def predictor_operator(model: nn.Module, x: torch.Tensor, output: int = 0) -> HessianOperator:
@@ -256,8 +305,12 @@ def dense_hessian(model: nn.Module, x: torch.Tensor, *, y: torch.Tensor | None =
 
 # ---- what wnlib.train records -------------------------------------------------------------------------------
 
+GBAR_GROUPS = 4
+"""Parts of the ``gbar_size`` subsample whose pairwise products give the ``||gbar||^2`` estimate and its SE."""
+
+
 def measure(model: nn.Module, data, track=DEFAULT_TRACK, *, eval_size: int = 4096, hessian_inputs: int = 4,
-            curvature_size: int = 256) -> dict:
+            curvature_size: int = 256, gbar_size: int | None = 512) -> dict:
     """One row of the quantities named in ``track`` (see the module docstring) for ``model`` on ``data``.
 
     Evaluated on the first ``eval_size`` samples of each split (a fixed subset); callables in ``track`` are
@@ -267,6 +320,7 @@ def measure(model: nn.Module, data, track=DEFAULT_TRACK, *, eval_size: int = 409
     eval_size = _checks.positive_int("eval_size", eval_size)
     hessian_inputs = _checks.positive_int("hessian_inputs", hessian_inputs)
     curvature_size = _checks.positive_int("curvature_size", curvature_size)
+    gbar_size = check_gbar_size(gbar_size)
     row = {}
     x_tr, y_tr = data.x_train[:eval_size], data.y_train[:eval_size]
     if "loss" in track or "accuracy" in track:
@@ -281,7 +335,7 @@ def measure(model: nn.Module, data, track=DEFAULT_TRACK, *, eval_size: int = 409
         row["rho_min"] = min(per_layer)
         row.update({f"rho_min_{l + 1}": r for l, r in enumerate(per_layer)})
     if "gbar_sq" in track:
-        row["gbar_sq"] = gbar_sq(model, x_tr)
+        row.update(_gbar_sq_row(model, data.x_train, gbar_size))
     if "hessian" in track:
         row["hessian_norm"] = float(predictor_hessian_norm(model, x_tr[:hessian_inputs], tol=1e-4).max())
     if "loss_hessian" in track:
@@ -291,6 +345,27 @@ def measure(model: nn.Module, data, track=DEFAULT_TRACK, *, eval_size: int = 409
         if callable(quantity):
             row.update(quantity(model, data))
     return row
+
+
+def _gbar_sq_row(model: nn.Module, x_train: torch.Tensor, gbar_size: int | None) -> dict:
+    """``gbar_sq`` with its standard error and the number of inputs it was computed on."""
+    n = x_train.shape[0]
+    if gbar_size is None or n <= gbar_size:
+        return dict(gbar_sq=gbar_sq(model, x_train), gbar_sq_se=0.0, gbar_sq_n=n)
+    # the same subsample at every tracked step: changes along training are not sampling noise
+    chosen = torch.randperm(n, generator=torch.Generator().manual_seed(0))[:gbar_size].to(x_train.device)
+    estimate, se = gbar_sq_estimate(model, x_train[chosen], groups=GBAR_GROUPS)
+    return dict(gbar_sq=estimate, gbar_sq_se=se, gbar_sq_n=gbar_size)
+
+
+def check_gbar_size(gbar_size) -> int | None:
+    """``gbar_size``: ``None`` (the whole training set) or an int ``>= GBAR_GROUPS``."""
+    if gbar_size is None:
+        return None
+    if isinstance(gbar_size, bool) or not isinstance(gbar_size, int) or gbar_size < GBAR_GROUPS:
+        raise ValueError(f"gbar_size must be None (the whole training set) or an int >= {GBAR_GROUPS}, "
+                         f"got {gbar_size!r}")
+    return gbar_size
 
 
 def _check_solver(tol, max_iter) -> None:

@@ -19,7 +19,7 @@ from torch import nn
 from . import _checks, _extras
 from .curvature import parameters
 from .data import Dataset
-from .quantities import DEFAULT_TRACK, check_track, measure, square_loss
+from .quantities import DEFAULT_TRACK, check_gbar_size, check_track, measure, square_loss
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -28,6 +28,11 @@ class NonFiniteLossError(FloatingPointError):
     def __init__(self, message: str, history: "History"):
         super().__init__(message)
         self.history = history
+
+
+CLOCK_COLUMNS = ("time_s", "measure_s")
+"""Wall-clock columns of a history (seconds since the start; seconds this row spent measuring): they differ
+between two otherwise identical runs."""
 
 
 @dataclass
@@ -126,7 +131,8 @@ def _optimizer(optimizer, params, lr: float, momentum: float, weight_decay: floa
 def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float = 1e-3, batch_size: int | None = 512,
           optimizer=torch.optim.SGD, step_size: Callable | None = None, momentum: float = 0.0,
           weight_decay: float = 0.0, seed: int = 0, track_every: int | None = None, track=DEFAULT_TRACK,
-          eval_size: int = 4096, hessian_inputs: int = 4, curvature_size: int = 256, progress: bool = True,
+          eval_size: int = 4096, hessian_inputs: int = 4, curvature_size: int = 256, gbar_size: int | None = 512,
+          progress: bool = True,
           resume: dict | None = None, on_epoch_end=None) -> History:
     """Minimise ``L(theta) = (1/n) sum_i ||y_i - f(theta; x_i)||^2`` on ``data``; return the tracked ``History``.
 
@@ -137,7 +143,9 @@ def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float = 1e-3, bat
     value used is recorded as ``step_size`` in the row of step ``t``. ``batch_size=None``: full batch.
 
     ``track`` is a subset of :data:`wnlib.quantities.TRACKABLE` and/or callables ``q(model, data) -> dict``;
-    ``track_every`` counts steps (default: one epoch). A non-finite loss raises :class:`NonFiniteLossError`
+    ``track_every`` counts steps (default: one epoch); losses on the first ``eval_size`` samples of each split,
+    ``||gbar||^2`` exact up to ``gbar_size`` training inputs and estimated above (``None``: always exact, on the
+    whole training set; see :func:`wnlib.quantities.measure`). A non-finite loss raises :class:`NonFiniteLossError`
     carrying the history so far.
 
     Checkpoint/resume: after every epoch ``on_epoch_end(state)`` (if given) receives ``state``, a dict of tensors
@@ -158,6 +166,7 @@ def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float = 1e-3, bat
     eval_size = _checks.positive_int("eval_size", eval_size)
     hessian_inputs = _checks.positive_int("hessian_inputs", hessian_inputs)
     curvature_size = _checks.positive_int("curvature_size", curvature_size)
+    gbar_size = check_gbar_size(gbar_size)
     seed = _checks.seed("seed", seed)
     if step_size is not None and not callable(step_size):
         raise TypeError(f"step_size must be None or a rule (model, x, y) -> float, got {step_size!r}")
@@ -196,10 +205,12 @@ def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float = 1e-3, bat
         row = {"step": step, "epoch": step / steps_per_epoch}
         was_training = model.training
         model.train(False)
+        measuring = time.perf_counter()
         row.update(measure(model, data, track, eval_size=eval_size, hessian_inputs=hessian_inputs,
-                           curvature_size=curvature_size))
+                           curvature_size=curvature_size, gbar_size=gbar_size))
         model.train(was_training)
         row["time_s"] = time.perf_counter() - start
+        row["measure_s"] = time.perf_counter() - measuring
         history.rows.append(row)
 
     def diverged(err: Exception) -> NonFiniteLossError:

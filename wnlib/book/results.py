@@ -32,5 +32,6 @@ def produced_by(meta: dict) -> str:
     """One line for a figure caption: what produced the results of :func:`load_or_run`."""
     return (f"{meta['experiment']} ({meta['profile']} profile): {meta['n_runs']} runs on "
             f"{', '.join(meta['device'])}; wnlib {', '.join(meta['wnlib_version'])}, "
-            f"{meta['wall_time_s']:.0f} s of training, {', '.join(meta['date'])}")
+            f"{meta['wall_time_s']:.0f} s of computing ({meta.get('measure_time_s', 0.0):.0f} s of it measuring the "
+            f"tracked quantities), {', '.join(meta['date'])}")
 

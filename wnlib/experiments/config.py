@@ -17,7 +17,7 @@ from .. import _checks
 from ..data import DATASETS, NORMALIZATIONS, Dataset, load_dataset
 from ..hardware import device as best_device
 from ..model import ACTIVATIONS, GAIN_PRESETS, INIT_MODES, PlainMLP, WeightNormMLP
-from ..quantities import TRACKABLE
+from ..quantities import TRACKABLE, check_gbar_size
 
 MODELS = ("weightnorm", "plain")
 
@@ -48,7 +48,8 @@ class RunConfig:
     ``init_mode``, ``scale_output`` (whether ``V`` follows the init scale), ``gains``. Data: ``dataset``, ``n_train``/``n_test`` (None: all), ``normalize``,
     ``data_seed``. SGD: ``epochs``, ``lr``, ``batch_size``, ``momentum``, ``weight_decay``, ``seed`` (init and
     batch order). Tracking: ``track`` (subset of ``wnlib.quantities.TRACKABLE``) every ``track_every`` epochs
-    (and always at the start and the end), on ``eval_size`` samples, Hessian on ``hessian_inputs`` inputs.
+    (and always at the start and the end), on ``eval_size`` samples, Hessian on ``hessian_inputs`` inputs,
+    ``||gbar||^2`` exact up to ``gbar_size`` training inputs and estimated on ``gbar_size`` above (None: exact).
     ``device`` "auto" picks the best device (recorded in the metadata).
     """
 
@@ -75,6 +76,7 @@ class RunConfig:
     track_every: int = 1
     eval_size: int = 4096
     hessian_inputs: int = 4
+    gbar_size: int | None = 512
     device: str = "auto"
 
     def __post_init__(self):
@@ -94,6 +96,7 @@ class RunConfig:
         for name in ("width", "depth", "batch_size", "track_every", "eval_size", "hessian_inputs"):
             _checks.positive_int(name, getattr(self, name))
         _checks.positive_int("epochs", self.epochs, allow_zero=True)
+        check_gbar_size(self.gbar_size)
         for name in ("n_train", "n_test"):
             if getattr(self, name) is not None:
                 _checks.positive_int(name, getattr(self, name))

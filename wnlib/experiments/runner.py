@@ -24,7 +24,7 @@ import torch
 from .. import _checks, _extras
 from .._version import __version__
 from ..hardware import describe as describe_hardware
-from ..training import NonFiniteLossError, train
+from ..training import CLOCK_COLUMNS, NonFiniteLossError, train
 from .config import RunConfig, default_results_dir
 from .registry import EXPERIMENTS, configs
 from .store import Store, StoreWriteError
@@ -35,8 +35,11 @@ SLEEP_ENV = "WNLIB_SLEEP_AFTER_CHECKPOINT"
 """Test hook: seconds to sleep after each checkpoint, so a test can kill a run between two checkpoints."""
 
 
-def _metadata(config: RunConfig, device, wall_time: float, status: str, resumed_from_epoch: int) -> dict:
+def _metadata(config: RunConfig, device, wall_time: float, status: str, resumed_from_epoch: int,
+              measure_time: float) -> dict:
+    """``wall_time_s``: the whole run; ``measure_time_s``: the part spent on tracked quantities (not training)."""
     return dict(config=config.to_dict(), status=status, wall_time_s=round(wall_time, 3),
+                measure_time_s=round(measure_time, 3),
                 torch_threads=THREADS_PER_RUN,
                 resumed_from_epoch=resumed_from_epoch,
                 wnlib_version=__version__, torch_version=torch.__version__, device=describe_hardware(device),
@@ -138,13 +141,15 @@ def run(config: RunConfig, store: Store | str | os.PathLike | None = None, *, ch
             history = train(model, data, epochs=config.epochs, lr=config.lr, batch_size=config.batch_size,
                             momentum=config.momentum, weight_decay=config.weight_decay, seed=config.seed,
                             track_every=config.track_every * steps_per_epoch, track=config.track,
-                            eval_size=config.eval_size, hessian_inputs=config.hessian_inputs, progress=progress,
+                            eval_size=config.eval_size, hessian_inputs=config.hessian_inputs,
+                            gbar_size=config.gbar_size, progress=progress,
                             resume=None if state is None else state["train"], on_epoch_end=checkpoint)
         except NonFiniteLossError as err:
             history, status = err.history, "diverged"
     # wall-clock columns would make two identical runs differ: the wall time goes to the metadata instead
-    frame = history.frame.drop(columns=["time_s"], errors="ignore")
-    meta = _metadata(config, device, wall_before + time.perf_counter() - started, status, resumed_from)
+    frame = history.frame.drop(columns=list(CLOCK_COLUMNS), errors="ignore")
+    measuring = float(history.frame["measure_s"].sum()) if "measure_s" in history.frame else 0.0
+    meta = _metadata(config, device, wall_before + time.perf_counter() - started, status, resumed_from, measuring)
     return store.save(config.key, frame, meta)
 
 
@@ -251,7 +256,7 @@ def load_or_run(name: str, profile: str = "quick", *, dataset: str | None = None
     """Load experiment ``name`` if stored, else compute the missing runs: ``(tidy table, metadata)``.
 
     The metadata says what produced the table: experiment, profile, number of runs, wnlib/torch versions,
-    devices, dates, total wall time, and ``runs`` (every run's own metadata).
+    devices, dates, total wall time and the part of it spent measuring, and ``runs`` (every run's own metadata).
     """
     frame, metas = sweep(configs(name, profile, dataset=dataset), executor=executor, out=out, progress=progress)
     summary = dict(experiment=name, profile=profile, description=EXPERIMENTS[name].description, n_runs=len(metas),
@@ -259,5 +264,6 @@ def load_or_run(name: str, profile: str = "quick", *, dataset: str | None = None
                    torch_version=sorted({m["torch_version"] for m in metas}),
                    device=sorted({m["device"] for m in metas}), date=sorted({m["date"][:10] for m in metas}),
                    wall_time_s=round(sum(m["wall_time_s"] for m in metas), 1),
+                   measure_time_s=round(sum(m.get("measure_time_s", 0.0) for m in metas), 1),
                    diverged=sum(m["status"] == "diverged" for m in metas), runs=metas)
     return frame, summary
