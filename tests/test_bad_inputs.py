@@ -127,8 +127,8 @@ BAD_INPUTS = [
     ("train-curvature-size-0", lambda: train(curvature_size=0, track=["loss_hessian"]), ValueError, "curvature_size must be an int > 0, got 0"),
     ("train-curvature-size-neg", lambda: train(curvature_size=-5), ValueError, "curvature_size must be an int > 0, got -5"),
     ("measure-hessian-inputs-0", lambda: measure(model(), _teacher(), ["hessian"], hessian_inputs=0), ValueError, "hessian_inputs must be an int > 0, got 0"),
-    ("measure-gbar-size-small", lambda: measure(model(), _teacher(), ["gbar_sq"], gbar_size=2), ValueError, "gbar_size must be None (the whole training set) or an int >= 4, got 2"),
-    ("train-gbar-size-float", lambda: train(gbar_size=512.0), ValueError, "gbar_size must be None (the whole training set) or an int >= 4, got 512.0"),
+    ("measure-gbar-size-small", lambda: measure(model(), _teacher(), ["gbar_sq"], gbar_size=2), ValueError, "gbar_size must be None (the whole training set) or an int >= 3, got 2"),
+    ("train-gbar-size-float", lambda: train(gbar_size=256.0), ValueError, "gbar_size must be None (the whole training set) or an int >= 3, got 256.0"),
     ("gbar-estimate-groups", lambda: wnlib.quantities.gbar_sq_estimate(model(), x(), groups=1), ValueError, "groups must be an int >= 2 and at most the number of inputs"),
     ("measure-curvature-size-neg", lambda: measure(model(), _teacher(), ["loss_hessian"], curvature_size=-1), ValueError, "curvature_size must be an int > 0, got -1"),
 

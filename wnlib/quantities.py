@@ -305,12 +305,12 @@ def dense_hessian(model: nn.Module, x: torch.Tensor, *, y: torch.Tensor | None =
 
 # ---- what wnlib.train records -------------------------------------------------------------------------------
 
-GBAR_GROUPS = 4
+GBAR_GROUPS = 3
 """Parts of the ``gbar_size`` subsample whose pairwise products give the ``||gbar||^2`` estimate and its SE."""
 
 
 def measure(model: nn.Module, data, track=DEFAULT_TRACK, *, eval_size: int = 4096, hessian_inputs: int = 4,
-            curvature_size: int = 256, gbar_size: int | None = 512) -> dict:
+            curvature_size: int = 256, gbar_size: int | None = 256) -> dict:
     """One row of the quantities named in ``track`` (see the module docstring) for ``model`` on ``data``.
 
     Evaluated on the first ``eval_size`` samples of each split (a fixed subset); callables in ``track`` are

@@ -131,7 +131,7 @@ def _optimizer(optimizer, params, lr: float, momentum: float, weight_decay: floa
 def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float = 1e-3, batch_size: int | None = 512,
           optimizer=torch.optim.SGD, step_size: Callable | None = None, momentum: float = 0.0,
           weight_decay: float = 0.0, seed: int = 0, track_every: int | None = None, track=DEFAULT_TRACK,
-          eval_size: int = 4096, hessian_inputs: int = 4, curvature_size: int = 256, gbar_size: int | None = 512,
+          eval_size: int = 4096, hessian_inputs: int = 4, curvature_size: int = 256, gbar_size: int | None = 256,
           progress: bool = True,
           resume: dict | None = None, on_epoch_end=None) -> History:
     """Minimise ``L(theta) = (1/n) sum_i ||y_i - f(theta; x_i)||^2`` on ``data``; return the tracked ``History``.

@@ -76,7 +76,7 @@ class RunConfig:
     track_every: int = 1
     eval_size: int = 4096
     hessian_inputs: int = 4
-    gbar_size: int | None = 512
+    gbar_size: int | None = 256
     device: str = "auto"
 
     def __post_init__(self):
