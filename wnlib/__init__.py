@@ -6,12 +6,13 @@ line) needs the ``experiments`` extra, ``wnlib.book`` (the chapters' figures and
 and the digits/MNIST/CIFAR-10 loaders the ``data`` extra.
 """
 from . import bounds
-from .curvature import HessianOperator, hvp, spectral_norm
+from .curvature import HessianOperator, hvp, lanczos, spectral_norm
 from .data import Dataset, dataset_available, load_dataset
 from .hardware import describe as describe_hardware
 from .hardware import device
 from .model import ACTIVATIONS, SMOOTH_ACTIVATIONS, PlainMLP, WeightNormMLP, WNLinear, rescale_rows
-from .quantities import (TRACKABLE, dense_hessian, evaluate, gbar, gbar_sq, loss_hessian_norm, loss_operator,
+from .quantities import (TRACKABLE, dense_hessian, evaluate, gbar, gbar_sq, gbar_sq_estimate, loss_hessian_norm,
+                         loss_operator,
                          predictor_hessian_norm, predictor_operator, rho_min, rho_min_per_layer, row_norms,
                          square_loss)
 from .training import History, NonFiniteLossError, train
@@ -23,11 +24,11 @@ __all__ = [
     # data, hardware
     "Dataset", "dataset_available", "load_dataset", "describe_hardware", "device",
     # the theory's quantities
-    "TRACKABLE", "dense_hessian", "evaluate", "gbar", "gbar_sq", "loss_hessian_norm", "loss_operator",
+    "TRACKABLE", "dense_hessian", "evaluate", "gbar", "gbar_sq", "gbar_sq_estimate", "loss_hessian_norm", "loss_operator",
     "predictor_hessian_norm", "predictor_operator",
     "rho_min", "rho_min_per_layer", "row_norms", "square_loss",
     # curvature machinery
-    "HessianOperator", "hvp", "spectral_norm",
+    "HessianOperator", "hvp", "lanczos", "spectral_norm",
     # training
     "History", "NonFiniteLossError", "train",
     # bounds (a subpackage), version
