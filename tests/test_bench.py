@@ -43,3 +43,20 @@ def test_stacked_training_matches_sequential(tmp_path):
         pd.testing.assert_frame_equal(history, sequential, check_exact=False, check_dtype=False, rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="'width'"):
         train_stacked([TINY, TINY.replace(width=9)])
+
+
+def test_spectral_rows_at_toy_size_compare_three_tools_with_a_reference():
+    """The curvature comparison runs end to end at its smallest size: wnlib, power iteration and curvlinops, each
+    with an error against the float64 ARPACK reference; wnlib's error meets its 1e-6 goal."""
+    import torch
+
+    from bench import spectral
+
+    rows = spectral.run(torch.device("cpu"), quick=True)
+    errors = {}
+    for r in rows:
+        if r.metric == "relative error":
+            errors.setdefault(r.case.split(":")[0], []).append(r.value)
+    assert set(errors) == {"wnlib", "power", "curvlinops"} and len(errors["wnlib"]) == 2  # predictor, loss
+    assert max(errors["wnlib"]) <= 1e-6 and max(errors["curvlinops"]) <= 1e-6
+    assert {r.case.split(":")[0] for r in rows if r.metric == "time ratio"} == {"wnlib / power", "curvlinops / wnlib"}
