@@ -24,7 +24,7 @@ PROFILES = ("quick", "full")
 TRAIN_SIZES = {"digits": 1437, "mnist": 60000, "fashion-mnist": 60000, "cifar10": 50000}
 CPU_SIZED = {"fashion-mnist": dict(epochs=8, hessian_inputs=1)}
 """``full``-profile settings for datasets this project runs on a 2-core CPU (no GPU): the paper's protocol with
-fewer epochs and the Hessian norm tracked at one input, so that the 8 runs of ``paper`` take about an hour
+fewer epochs and the Hessian norm tracked at one input, so that the 8 runs of ``paper`` take minutes
 (book/05_experiments.ipynb says so beside the results)."""
 
 
