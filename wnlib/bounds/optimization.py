@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from .. import _checks
-from ..quantities import (_check_inputs, as_batch, gbar, gbar_sq, loss_hessian_norm, loss_operator, predictor_hessian_norm,
+from ..quantities import (_check_inputs, as_batch, gbar, loss_hessian_norm, loss_operator, predictor_hessian_norm,
                           square_loss)
 from .hessian import hessian_bound
 
@@ -39,6 +39,14 @@ def rsc_certificate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, kappa: f
 
     Explained in: book/A_proofs.md (A.5, the pointwise RSC certificate), book/03_optimization.ipynb.
     """
+    signal, penalty, _ = _certificate_terms(model, x, y, kappa, hessian)
+    return signal - penalty
+
+
+def _certificate_terms(model: nn.Module, x: torch.Tensor, y: torch.Tensor, kappa: float, hessian: str
+                       ) -> tuple[float, float, torch.Tensor]:
+    """``(2 kappa^2 ||gbar||^2, 2 sqrt(k) sqrt(L) max ||grad^2 f||, gbar)``: the two terms of ``alpha_hat`` and
+    ``gbar`` itself (``[k, dim]``), computed once."""
     kappa = _checks.positive_float("kappa", kappa)
     if kappa > 1:
         raise ValueError(f"kappa must be in (0, 1] (a cosine), got {kappa!r}")
@@ -50,12 +58,12 @@ def rsc_certificate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, kappa: f
     with torch.no_grad():
         loss = float(square_loss(model, xb, yb))
         k = model(xb[:1]).shape[-1]
-    g2 = gbar_sq(model, xb)
+    g = gbar(model, xb)
     if hessian == "bound":
         hmax = float(hessian_bound(model, xb).max())
     else:
         hmax = float(predictor_hessian_norm(model, xb, method=hessian).max())
-    return 2.0 * kappa ** 2 * g2 - 2.0 * math.sqrt(k) * math.sqrt(max(loss, 0.0)) * hmax
+    return 2.0 * kappa ** 2 * float(g.pow(2).sum()), 2.0 * math.sqrt(k) * math.sqrt(max(loss, 0.0)) * hmax, g
 
 
 def predicted_contraction(alpha: float, beta: float, omega: float) -> float:
@@ -106,10 +114,11 @@ def rsc_tracker(kappa: float, *, hessian: str = "bound", verify: bool = False):
 
     def rsc(model: nn.Module, data) -> dict:
         x, y = data.x_train, data.y_train
-        alpha = rsc_certificate(model, x, y, kappa, hessian=hessian)
-        row = dict(alpha_hat=alpha, hessian_term=2 * kappa ** 2 * gbar_sq(model, x) - alpha)
+        signal, penalty, gbar_rows = _certificate_terms(model, x, y, kappa, hessian)
+        alpha = signal - penalty
+        row = dict(alpha_hat=alpha, hessian_term=penalty)
         if verify:
-            g = gbar(model, x)[0]
+            g = gbar_rows[0]
             g = g / g.norm()
             u = torch.randn(g.numel(), generator=torch.Generator().manual_seed(calls[0]), dtype=g.dtype)
             u = u.to(g.device) - (u.to(g.device) @ g) * g
