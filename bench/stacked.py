@@ -11,7 +11,8 @@ import pandas as pd
 import torch
 
 from wnlib.experiments import RunConfig
-from wnlib.quantities import measure, square_loss
+from wnlib.quantities import square_loss
+from wnlib.tracking import measure
 
 
 def train_stacked(configs: list[RunConfig], *, progress: bool = False) -> list[pd.DataFrame]:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import torch
 
 import wnlib
-from wnlib.quantities import DEFAULT_TRACK, _gbar_sq_row, gbar_sq, rho_min_per_layer
+from wnlib.quantities import gbar_sq, rho_min_per_layer
+from wnlib.tracking import DEFAULT_TRACK, _gbar_sq_row
 
 from .report import row
 from .timing import interleave, median

@@ -14,7 +14,7 @@ import torch
 import wnlib
 from wnlib import bounds
 from wnlib.curvature import HessianOperator
-from wnlib.quantities import check_track, measure
+from wnlib.tracking import check_track, measure
 
 
 # ---- tiny fixtures (built lazily, once; CPU; no downloads) ----------------------------------------------------

@@ -11,10 +11,11 @@ from .data import Dataset, dataset_available, load_dataset
 from .hardware import describe as describe_hardware
 from .hardware import device
 from .model import ACTIVATIONS, SMOOTH_ACTIVATIONS, PlainMLP, WeightNormMLP, WNLinear, rescale_rows
-from .quantities import (TRACKABLE, dense_hessian, evaluate, gbar, gbar_sq, gbar_sq_estimate, loss_hessian_norm,
+from .quantities import (dense_hessian, evaluate, gbar, gbar_sq, gbar_sq_estimate, loss_hessian_norm,
                          loss_operator,
                          predictor_hessian_norm, predictor_operator, rho_min, rho_min_per_layer, row_norms,
                          square_loss)
+from .tracking import TRACKABLE
 from .training import History, NonFiniteLossError, train
 from ._version import __version__
 

@@ -1,22 +1,8 @@
 """The theory's quantities, measured on a network: loss, normalization terms, ``gbar``, Hessian norms.
 
 Explained in: book/01_weightnorm.ipynb (loss, ``rho_min``), book/02_hessian.ipynb (predictor Hessian) and
-book/03_optimization.ipynb (``gbar``, loss Hessian). :func:`measure` is what :func:`wnlib.train` records at
-every tracked step; the names it accepts are :data:`TRACKABLE`:
-
-=================  ==========================================================================================
-``loss``           train/test square loss ``(1/n) sum_i ||y_i - f(x_i)||^2``
-``accuracy``       train/test accuracy (classification data only)
-``rho_min``        ``min_{l,i} ||v_i^(l)||`` overall and per layer
-``gbar_sq``        ``||gbar_t||^2 = sum_c ||(1/n) sum_i grad f_c(theta_t; x_i)||^2`` over the training set: exact up
-                   to ``gbar_size`` inputs, else estimated on a fixed random subsample of ``gbar_size`` inputs
-                   (:func:`gbar_sq_estimate`; columns ``gbar_sq_se``, ``gbar_sq_n``)
-``hessian``        ``max_i ||grad^2 f(theta_t; x_i)||_2`` over ``hessian_inputs`` training inputs
-``loss_hessian``   top eigenvalue of ``grad^2 L(theta_t)`` (smoothness ``beta_t``) on ``curvature_size`` samples
-=================  ==========================================================================================
-
-A callable ``q(model, data) -> dict`` in ``track`` adds its own columns (e.g.
-:func:`wnlib.bounds.rsc_tracker`).
+book/03_optimization.ipynb (``gbar``, loss Hessian).
+:mod:`wnlib.tracking` records them along training.
 """
 from __future__ import annotations
 
@@ -27,11 +13,8 @@ import torch
 from torch import nn
 
 from . import _checks
-from .curvature import METHODS, HessianOperator, _autograd_on, _flatten, parameters, spectral_norm
+from .curvature import METHODS, HessianOperator, _autograd_on, parameters, spectral_norm
 from .model import WNLinear, _direction
-
-TRACKABLE = ("loss", "accuracy", "rho_min", "gbar_sq", "hessian", "loss_hessian")
-DEFAULT_TRACK = ("loss", "accuracy", "rho_min", "gbar_sq")
 
 
 # ---- loss and evaluation ------------------------------------------------------------------------------------
@@ -303,88 +286,6 @@ def dense_hessian(model: nn.Module, x: torch.Tensor, *, y: torch.Tensor | None =
     return torch.autograd.functional.hessian(fn, flat)
 
 
-# ---- what wnlib.train records -------------------------------------------------------------------------------
-
-GBAR_GROUPS = 3
-"""Parts of the ``gbar_size`` subsample whose pairwise products give the ``||gbar||^2`` estimate and its SE."""
-
-
-def measure(model: nn.Module, data, track=DEFAULT_TRACK, *, eval_size: int = 4096, hessian_inputs: int = 4,
-            curvature_size: int = 256, gbar_size: int | None = 256) -> dict:
-    """One row of the quantities named in ``track`` (see the module docstring) for ``model`` on ``data``.
-
-    Evaluated on the first ``eval_size`` samples of each split (a fixed subset); callables in ``track`` are
-    called as ``q(model, data)`` and their dict merged into the row.
-    """
-    track = check_track(track)
-    eval_size = _checks.positive_int("eval_size", eval_size)
-    hessian_inputs = _checks.positive_int("hessian_inputs", hessian_inputs)
-    curvature_size = _checks.positive_int("curvature_size", curvature_size)
-    gbar_size = check_gbar_size(gbar_size)
-    row = {}
-    x_tr, y_tr = data.x_train[:eval_size], data.y_train[:eval_size]
-    if "loss" in track or "accuracy" in track:
-        for split, (x, y) in {"train": (x_tr, y_tr), "test": (data.x_test[:eval_size], data.y_test[:eval_size])}.items():
-            loss, acc = evaluate(model, x, y)
-            if "loss" in track:
-                row[f"{split}_loss"] = loss
-            if "accuracy" in track and data.num_classes:
-                row[f"{split}_accuracy"] = acc
-    if "rho_min" in track:
-        per_layer = rho_min_per_layer(model)
-        row["rho_min"] = min(per_layer)
-        row.update({f"rho_min_{l + 1}": r for l, r in enumerate(per_layer)})
-    if "gbar_sq" in track:
-        row.update(_gbar_sq_row(model, data.x_train, gbar_size))
-    if "hessian" in track:
-        row["hessian_norm"] = float(predictor_hessian_norm(model, x_tr[:hessian_inputs], tol=1e-4).max())
-    if "loss_hessian" in track:
-        row["loss_hessian_top"] = loss_hessian_norm(model, x_tr[:curvature_size], y_tr[:curvature_size],
-                                                    which="LA", tol=1e-4)
-    for quantity in track:
-        if callable(quantity):
-            row.update(quantity(model, data))
-    return row
-
-
-def _gbar_sq_row(model: nn.Module, x_train: torch.Tensor, gbar_size: int | None) -> dict:
-    """``gbar_sq`` with its standard error and the number of inputs it was computed on."""
-    n = x_train.shape[0]
-    if gbar_size is None or n <= gbar_size:
-        return dict(gbar_sq=gbar_sq(model, x_train), gbar_sq_se=0.0, gbar_sq_n=n)
-    # the same subsample at every tracked step: changes along training are not sampling noise
-    chosen = torch.randperm(n, generator=torch.Generator().manual_seed(0))[:gbar_size].to(x_train.device)
-    estimate, se = gbar_sq_estimate(model, x_train[chosen], groups=GBAR_GROUPS)
-    return dict(gbar_sq=estimate, gbar_sq_se=se, gbar_sq_n=gbar_size)
-
-
-def check_gbar_size(gbar_size) -> int | None:
-    """``gbar_size``: ``None`` (the whole training set) or an int ``>= GBAR_GROUPS``."""
-    if gbar_size is None:
-        return None
-    if isinstance(gbar_size, bool) or not isinstance(gbar_size, int) or gbar_size < GBAR_GROUPS:
-        raise ValueError(f"gbar_size must be None (the whole training set) or an int >= {GBAR_GROUPS}, "
-                         f"got {gbar_size!r}")
-    return gbar_size
-
-
 def _check_solver(tol, max_iter) -> None:
     _checks.positive_float("tol", tol, allow_zero=True)
     _checks.positive_int("max_iter", max_iter)
-
-
-def check_track(track) -> tuple:
-    """``track`` as a tuple, each entry one of :data:`TRACKABLE` or a callable ``q(model, data) -> dict``.
-
-    A single string is refused (``track="loss"`` would be read as one name by some callers and as the letters
-    ``l, o, s, s`` by others): write ``track=["loss"]``."""
-    accepted = f"a list or tuple of names from {', '.join(map(repr, TRACKABLE))} and/or callables q(model, data)"
-    if isinstance(track, (str, bytes)):
-        raise TypeError(f"track must be {accepted}, got the string {track!r}: write track=[{track!r}]")
-    if callable(track) or not hasattr(track, "__iter__"):
-        raise TypeError(f"track must be {accepted}, got {track!r}")
-    track = tuple(track)
-    for name in track:
-        if not callable(name):
-            _checks.choice("track", name, TRACKABLE)
-    return track

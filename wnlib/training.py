@@ -3,7 +3,7 @@
 Explained in: book/01_weightnorm.ipynb (training) and book/03_optimization.ipynb (gradient descent with step
 ``omega / beta_t``, other optimizers). The data stays on the device; every epoch draws a seeded permutation and
 walks it in batches (no DataLoader); ``batch_size=None`` is full-batch gradient descent. What is tracked, at
-step 0 and every ``track_every`` steps, is :func:`wnlib.quantities.measure`.
+step 0 and every ``track_every`` steps, is :func:`wnlib.tracking.measure`.
 """
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from torch import nn
 from . import _checks, _extras
 from .curvature import parameters
 from .data import Dataset
-from .quantities import DEFAULT_TRACK, check_gbar_size, check_track, measure, square_loss
+from .quantities import square_loss
+from .tracking import DEFAULT_TRACK, check_gbar_size, check_track, measure
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -142,10 +143,10 @@ def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float = 1e-3, bat
     each step (e.g. :func:`wnlib.bounds.omega_over_beta` for gradient descent with step ``omega / beta_t``); the
     value used is recorded as ``step_size`` in the row of step ``t``. ``batch_size=None``: full batch.
 
-    ``track`` is a subset of :data:`wnlib.quantities.TRACKABLE` and/or callables ``q(model, data) -> dict``;
+    ``track`` is a subset of :data:`wnlib.tracking.TRACKABLE` and/or callables ``q(model, data) -> dict``;
     ``track_every`` counts steps (default: one epoch); losses on the first ``eval_size`` samples of each split,
     ``||gbar||^2`` exact up to ``gbar_size`` training inputs and estimated above (``None``: always exact, on the
-    whole training set; see :func:`wnlib.quantities.measure`). A non-finite loss raises :class:`NonFiniteLossError`
+    whole training set; see :func:`wnlib.tracking.measure`). A non-finite loss raises :class:`NonFiniteLossError`
     carrying the history so far.
 
     Checkpoint/resume: after every epoch ``on_epoch_end(state)`` (if given) receives ``state``, a dict of tensors

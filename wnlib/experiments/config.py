@@ -17,7 +17,7 @@ from .. import _checks
 from ..data import DATASETS, NORMALIZATIONS, Dataset, load_dataset
 from ..hardware import device as best_device
 from ..model import ACTIVATIONS, GAIN_PRESETS, INIT_MODES, PlainMLP, WeightNormMLP
-from ..quantities import TRACKABLE, check_gbar_size
+from ..tracking import TRACKABLE, check_gbar_size
 
 MODELS = ("weightnorm", "plain")
 
@@ -47,7 +47,7 @@ class RunConfig:
     Model: ``model`` ("weightnorm" or "plain"), ``width`` (m), ``depth`` (L), ``activation``, ``init_scale`` (c),
     ``init_mode``, ``scale_output`` (whether ``V`` follows the init scale), ``gains``. Data: ``dataset``, ``n_train``/``n_test`` (None: all), ``normalize``,
     ``data_seed``. SGD: ``epochs``, ``lr``, ``batch_size``, ``momentum``, ``weight_decay``, ``seed`` (init and
-    batch order). Tracking: ``track`` (subset of ``wnlib.quantities.TRACKABLE``) every ``track_every`` epochs
+    batch order). Tracking: ``track`` (subset of ``wnlib.tracking.TRACKABLE``) every ``track_every`` epochs
     (and always at the start and the end), on ``eval_size`` samples, Hessian on ``hessian_inputs`` inputs,
     ``||gbar||^2`` exact up to ``gbar_size`` training inputs and estimated on ``gbar_size`` above (None: exact).
     ``device`` "auto" picks the best device (recorded in the metadata).
