@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sys
 
 import numpy as np
@@ -110,15 +111,38 @@ def history_figure(frame: pd.DataFrame, columns: dict[str, str], *, x: str = "ep
     long["quantity"] = long.quantity.map(columns)
     fig = px.line(long, x=x, y="value", color=color, facet_col="quantity", markers=True, title=title,
                   category_orders={"quantity": list(columns.values())}, facet_col_spacing=0.06)
-    fig.update_yaxes(matches=None, showticklabels=True, title_text="")
+    fig.update_yaxes(matches=None, showticklabels=True)
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=", 1)[-1]))
-    for i, col in enumerate(columns, start=1):
-        if col in log_y:
-            fig.update_yaxes(type="log", col=i)
+    for i, (col, name) in enumerate(columns.items(), start=1):  # every panel's y axis titled
+        fig.update_yaxes(title_text=name, type="log" if col in log_y else "linear", col=i)
+    _log_ticks(fig)
     fig.update_layout(height=420, legend_title_text="")
     if provenance:
         annotate_provenance(fig, provenance)
     return fig
+
+
+def grid_history_figure(frame: pd.DataFrame, rows: dict[str, str], *, facet_col: str, col_order: list,
+                        title: str, x: str = "epoch", color: str = "run", log_y=()) -> go.Figure:
+    """Panels in a grid against ``x``: one row per ``rows`` entry (column -> row title), one column per value of
+    ``facet_col`` (in ``col_order``), one line per ``color``. Every panel has its own titled y axis; the rows in
+    ``log_y`` are logarithmic."""
+    long = frame.melt(id_vars=[x, color, facet_col], value_vars=list(rows))
+    long["quantity"] = long.variable.map(rows)
+    order = {"quantity": list(rows.values()), facet_col: list(col_order)}
+    fig = px.line(long, x=x, y="value", color=color, facet_col=facet_col, facet_row="quantity", markers=True,
+                  category_orders=order, facet_col_spacing=0.1, title=title)
+    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=", 1)[-1]))
+    fig.update_yaxes(matches=None, showticklabels=True)
+    for row, col in enumerate(reversed(list(rows)), start=1):  # plotly express: row 1 at the bottom
+        fig.update_yaxes(title_text=rows[col], type="log" if col in log_y else "linear", row=row)
+    fig.update_layout(legend_title_text="")
+    return fig
+
+
+def _log_ticks(fig: go.Figure) -> None:
+    """A tick at every power of 2 on the logarithmic y axes, labelled in full."""
+    fig.update_yaxes(dtick=math.log10(2), tickformat=".2~g", selector=dict(type="log"))
 
 
 def shade_vacuous(fig: go.Figure, loss_bound: float, top: float, **where) -> go.Figure:
