@@ -10,7 +10,7 @@ import nbformat
 import pytest
 from sites import make_site
 
-from wnlib.book.__main__ import INSTALL_CELL, is_install_cell, repository_url
+from wnlib.book.notebooks import INSTALL_CELL, is_install_cell, repository_url
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "book").glob("0*.ipynb"))
