@@ -246,11 +246,7 @@ def spectral_norm(op, *, method: str = "lanczos", tol: float = 1e-10, max_iter: 
     if method == "power" and which == "LA":
         raise ValueError("method='power' finds the largest |lambda| only; use which='LM' or method='lanczos'")
     if method == "dense" or (method in ("lanczos", "arpack") and op.dim <= 24):
-        dense = op.dense().double()
-        if not bool(torch.isfinite(dense).all()):
-            raise FloatingPointError(_NON_FINITE_HESSIAN)
-        eig = torch.linalg.eigvalsh(dense)
-        return float(eig.abs().max() if which == "LM" else eig.max())
+        return _dense_norm(op, which)
     if method == "lanczos":
         return lanczos(op, which=which, tol=tol, max_iter=max_iter, seed=seed).value
     if method == "arpack":
@@ -274,8 +270,17 @@ def _arpack(op, *, which: str, tol: float, max_iter: int, seed: int) -> float:
         # the dense route is exact there
         if op.dim > 4096:
             raise
-        return spectral_norm(op, method="dense", which=which)
+        return _dense_norm(op, which)
     return float(np.abs(vals).max() if which == "LM" else vals.max())
+
+
+def _dense_norm(op, which: str) -> float:
+    """``eigvalsh`` of the full matrix (tiny operators): largest ``|lambda|`` or largest ``lambda``."""
+    dense = op.dense().double()
+    if not bool(torch.isfinite(dense).all()):
+        raise FloatingPointError(_NON_FINITE_HESSIAN)
+    eig = torch.linalg.eigvalsh(dense)
+    return float(eig.abs().max() if which == "LM" else eig.max())
 
 
 def _power(op, *, tol: float, max_iter: int, seed: int) -> float:

@@ -146,11 +146,17 @@ def gbar(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """``gbar = (1/n) sum_i grad_theta f(theta; x_i)``, one row per output coordinate: shape ``[k, dim]``."""
     _checks.finite_parameters(model, "gbar")
     xb = as_batch(model, x)
-    k = len(output_indices(model, xb, None))
-    with torch.inference_mode(False):  # a normal tensor even inside a caller's inference_mode()
-        out = torch.empty(k, sum(p.numel() for p in parameters(model)), dtype=xb.dtype, device=xb.device)
-        _gbar_into(model, xb, out)
+    out = _gbar_buffer(model, xb)
+    _gbar_into(model, xb, out)
     return out
+
+
+def _gbar_buffer(model: nn.Module, xb: torch.Tensor, *lead: int) -> torch.Tensor:
+    """An empty ``[*lead, k, dim]`` tensor for ``gbar`` rows: a normal tensor even inside a caller's
+    ``inference_mode()``, so that gradients can be written into it."""
+    k = len(output_indices(model, xb, None))
+    with torch.inference_mode(False):
+        return torch.empty(*lead, k, sum(p.numel() for p in parameters(model)), dtype=xb.dtype, device=xb.device)
 
 
 def _gbar_into(model: nn.Module, xb: torch.Tensor, out: torch.Tensor) -> None:
@@ -188,25 +194,21 @@ def gbar_sq_estimate(model: nn.Module, x: torch.Tensor, *, groups: int = 4) -> t
         raise ValueError(f"groups must be an int >= 2 and at most the number of inputs ({xb.shape[0]}), got {groups}")
     _checks.finite_parameters(model, "gbar_sq_estimate")
     size = xb.shape[0] // groups
-    k = len(output_indices(model, xb, None))
-    with torch.inference_mode(False):
-        means = torch.empty(groups, k, sum(p.numel() for p in parameters(model)), dtype=xb.dtype, device=xb.device)
-        for a in range(groups):
-            _gbar_into(model, xb[a * size:(a + 1) * size], means[a])
+    means = _gbar_buffer(model, xb, groups)
+    for a in range(groups):
+        _gbar_into(model, xb[a * size:(a + 1) * size], means[a])
     flat = means.reshape(groups, -1)
     gram = (flat @ flat.T).double().cpu()
-    pairs = gram.sum() - gram.diagonal().sum()
-
-    def pair_mean(drop: int | None) -> float:
-        if drop is None:
-            return float(pairs) / (groups * (groups - 1))
-        rest = float(pairs - 2 * gram[drop].sum() + 2 * gram[drop, drop])
-        return rest / ((groups - 1) * (groups - 2)) if groups > 2 else math.nan
-
-    leave_one_out = [pair_mean(a) for a in range(groups)]
+    pairs = gram.sum() - gram.diagonal().sum()               # sum of <g_a, g_b> over a != b
+    estimate = float(pairs) / (groups * (groups - 1))
+    if groups == 2:                                          # one pair: no jackknife
+        return estimate, math.nan
+    # leaving part a out removes its row and column of cross-products
+    leave_one_out = [float(pairs - 2 * gram[a].sum() + 2 * gram[a, a]) / ((groups - 1) * (groups - 2))
+                     for a in range(groups)]
     mean = sum(leave_one_out) / groups
     se = math.sqrt((groups - 1) / groups * sum((v - mean) ** 2 for v in leave_one_out))
-    return pair_mean(None), se
+    return estimate, se
 
 
 def predictor_operator(model: nn.Module, x: torch.Tensor, output: int = 0) -> HessianOperator:

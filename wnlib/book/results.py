@@ -13,7 +13,7 @@ from ..experiments import PROFILES, Store, configs, default_results_dir, load_or
 def stored_results(name: str, profile: str = "full", *, dataset: str | None = None,
                    out=None) -> tuple[pd.DataFrame, dict] | None:
     """The results of experiment ``name`` when every one of its runs is stored, else ``None``; never computes
-    (a full-profile run takes GPU hours, or a CPU hour for Fashion-MNIST)."""
+    (a full-profile run takes GPU hours; the CPU-sized Fashion-MNIST one, minutes)."""
     store = Store(out if out is not None else default_results_dir())
     if not all(store.is_done(c.key) for c in configs(name, profile, dataset=dataset)):
         return None

@@ -147,8 +147,9 @@ def run(config: RunConfig, store: Store | str | os.PathLike | None = None, *, ch
         except NonFiniteLossError as err:
             history, status = err.history, "diverged"
     # wall-clock columns would make two identical runs differ: the wall time goes to the metadata instead
-    frame = history.frame.drop(columns=list(CLOCK_COLUMNS), errors="ignore")
-    measuring = float(history.frame["measure_s"].sum()) if "measure_s" in history.frame else 0.0
+    table = history.frame
+    frame = table.drop(columns=list(CLOCK_COLUMNS), errors="ignore")
+    measuring = float(table["measure_s"].sum()) if "measure_s" in table else 0.0
     meta = _metadata(config, device, wall_before + time.perf_counter() - started, status, resumed_from, measuring)
     return store.save(config.key, frame, meta)
 
