@@ -246,16 +246,60 @@ def test_smoothness_and_contraction():
 
 
 # ------------------------------------------------------------------ generalization bound
-def test_generalization_bound_width_independent_at_equal_constraints():
-    vals = []
-    for width in [2, 16, 128, 1024]:
-        model = wnlib.WeightNormMLP(5, width, 3, 1, activation="tanh", seed=0)
-        res = generalization_bound(model, 1000, 0.05, gamma=[1.0, 0.8, 0.8], nu=2.0)
-        vals.append(res.value)
-    assert max(vals) == min(vals)
-    measured = [wnlib.bounds.norm_constraints(wnlib.WeightNormMLP(5, w, 3, 1, seed=0))["gamma"][1]
-                for w in [16, 1024]]
-    assert measured[1] > 4 * measured[0]  # the l1 norms of unit rows grow like sqrt(m): said in the docstring
+def closed_form_bound(activation, gamma, nu, X, n, delta, k, B=1.0):
+    """The bound of the docstring of generalization_bound (appendix A.6), computed here independently: the
+    activation constants are written out by hand, not read from the library's table, and t_l in plain floats."""
+    phi0, beta1, c_phi = {"tanh": (0.0, 1.0, 1.0), "softplus": (math.log(2.0), 1.0, 2.0)}[activation]
+    t = X
+    for g in gamma:
+        t = abs(phi0) + c_phi * beta1 * g * t
+    lip = 2 * math.sqrt(B) * (1.0 if k == 1 else math.sqrt(2.0) * k)
+    return 2 * lip * nu * t / math.sqrt(n) + B * math.sqrt(math.log(1 / delta) / (2 * n))
+
+
+@pytest.mark.parametrize("activation", ["tanh", "softplus"])
+@pytest.mark.parametrize("d_out", [1, 3])
+def test_generalization_bound_matches_closed_form_at_every_width(activation, d_out):
+    n, delta, gamma, nu = 1000, 0.05, [1.0, 0.8, 0.8], 2.0
+    expected = closed_form_bound(activation, gamma, nu, math.sqrt(5), n, delta, d_out)
+    for width in [2, 16, 128, 1024]:  # at fixed constraints: the closed form has no m in it
+        model = wnlib.WeightNormMLP(5, width, 3, d_out, activation=activation, seed=width)
+        res = generalization_bound(model, n, delta, gamma=gamma, nu=nu)
+        assert res.value == pytest.approx(expected, rel=1e-12), width
+    # ... and it does respond to the constraints it is stated in: nu linearly, each gamma_l through t_L
+    base = generalization_bound(model, n, delta, gamma=gamma, nu=nu)
+    assert generalization_bound(model, n, delta, gamma=gamma, nu=2 * nu).complexity_term == pytest.approx(
+        2 * base.complexity_term, rel=1e-12)
+    for layer in range(3):
+        wider = list(gamma)
+        wider[layer] *= 1.5
+        res = generalization_bound(model, n, delta, gamma=wider, nu=nu)
+        assert res.value == pytest.approx(closed_form_bound(activation, wider, nu, math.sqrt(5), n, delta, d_out),
+                                          rel=1e-12)
+        assert res.value > base.value
+
+
+def test_generalization_bound_at_a_networks_own_constraints_grows_with_width():
+    """Measured on real networks: the default constraints are the network's own norms (recomputed here from the
+    parameters), and those grow with the width, so the bound at them does too (the point of appendix A.6)."""
+    values = []
+    for width in [16, 1024]:
+        model = wnlib.WeightNormMLP(5, width, 3, 1, activation="tanh", seed=0).double()
+        res = generalization_bound(model, 1000, 0.05)
+        with torch.no_grad():
+            unit = [layer.v / layer.v.norm(dim=1, keepdim=True) for layer in model.hidden]
+            gains = [layer.g.abs() for layer in model.hidden]
+            gamma = [float(gains[0].max())] + [float((g * u.abs().sum(dim=1)).max())
+                                               for g, u in zip(gains[1:], unit[1:])]
+            nu = float(model.V.norm(dim=0).max())
+        assert res.constraints["gamma"] == pytest.approx(gamma, rel=1e-12)
+        assert res.constraints["nu"] == pytest.approx(nu, rel=1e-12)
+        assert res.value == pytest.approx(closed_form_bound("tanh", gamma, nu, math.sqrt(5), 1000, 0.05, 1),
+                                          rel=1e-12)
+        values.append((gamma[1], res.value))
+    # the l1 norms of unit rows grow like sqrt(m) (said in the docstring of norm_constraints): 64x the width
+    assert values[1][0] > 4 * values[0][0]
+    assert values[1][1] > values[0][1]
 
 
 def test_generalization_bound_by_hand_and_shape():

@@ -130,10 +130,11 @@ class WeightNormMLP(nn.Module):
     (m x k) that is not normalized. Every weight is drawn i.i.d. uniform on ``[-b, b]`` with ``b = c/sqrt(m)``
     (``init_mode="c/sqrt(m)"``) or ``b = c*sqrt(m)`` (``"c*sqrt(m)"``), ``c = init_scale``.
 
-    What the init scale moves: with ``scale_output=True`` (the paper's "all weights uniform at scale c") every
-    layer, ``V`` included, is drawn at ``c``, so ``f`` at init is multiplied by ``c``. With ``scale_output=False``
-    only the hidden rows follow ``c``; ``V`` is drawn at :data:`OUTPUT_INIT_SCALE`, so with fixed gains ``f`` does
-    not depend on ``c`` and only the normalization terms move (book/02_hessian.ipynb).
+    What the init scale moves: with ``scale_output=True`` (our reading of the record's i.i.d. uniform init of the
+    weights, which does not say whether ``V`` follows the scale) every layer, ``V`` included, is drawn at ``c``, so
+    ``f`` at init is multiplied by ``c``. With ``scale_output=False`` only the hidden rows follow ``c``; ``V`` is
+    drawn at :data:`OUTPUT_INIT_SCALE`, so with fixed gains ``f`` does not depend on ``c`` and only the
+    normalization terms move (book/02_hessian.ipynb).
     ``gains="fixed"``: ``g = 1`` and not trained (``f`` is invariant to the scale of each row);
     ``gains="pytorch"``: ``g`` trained, initialised to the row norms (PyTorch's ``weight_norm``).
     ``seed`` makes the initialisation independent of the global random state; ``dtype``/``device`` place it.

@@ -154,11 +154,15 @@ def shade_vacuous(fig: go.Figure, loss_bound: float, top: float, **where) -> go.
 
 def certificate_figure(frames: dict[str, pd.DataFrame], title: str, provenance: str | None = None) -> go.Figure:
     """Two panels per gradient-descent run (a table of :func:`wnlib.bounds.contraction_table`): the certificate
-    ``alpha_hat_t`` against ``t``, and the observed loss factor ``L(t+1)/L(t)`` beside the predicted one where
-    ``alpha_hat_t > 0``. Explained in: book/03_optimization.ipynb."""
+    ``alpha_hat_t`` against ``t``, and the observed loss factor ``L(t+1)/L(t)`` beside the factor
+    ``1 - alpha_hat_t omega (2 - omega) / beta_t`` where ``alpha_hat_t > 0``. Every value is measured along the run:
+    ``alpha_hat_t`` certifies the curvature at ``theta_t`` only (not RSC over a set), ``beta_t`` is measured at
+    ``theta_t``, so the second factor is a yardstick, not a proved rate; the labels (legend and hover) say so.
+    Explained in: book/03_optimization.ipynb."""
     long = pd.concat([fr.assign(run=name) for name, fr in frames.items()])
-    panels = {"alpha_hat": "certificate α̂_t (> 0: RSC certified)", "observed": "observed L(t+1)/L(t)",
-              "predicted": "predicted factor (α̂_t > 0)"}
+    panels = {"alpha_hat": "α̂_t, measured (> 0: curvature certified at θ_t only)",
+              "observed": "observed L(t+1)/L(t), measured",
+              "predicted": "factor if the certificate held along the step (from measured α̂_t, β_t)"}
     melted = long.melt(id_vars=["step", "run"], value_vars=list(panels), var_name="quantity")
     melted["panel"] = np.where(melted.quantity == "alpha_hat", "certificate α̂_t", "loss factor per step")
     melted["quantity"] = melted.quantity.map(panels)

@@ -1,8 +1,11 @@
-"""What every chapter does first: pick the execution profile, seed, set the plotly renderer, say what runs.
+"""What every chapter does first: pick the execution profile, seed, threads, set the plotly renderer, say what runs.
 
 Explained in: book/00_introduction.ipynb (execution profiles). The profiles themselves (``quick``, ``full``)
 are defined once, in :mod:`wnlib.experiments.registry`; this module decides which one a chapter runs:
 ``$WNLIB_PROFILE`` if set, else ``full`` only when CUDA is present and the MNIST files are found, else ``quick``.
+``$WNLIB_SEED`` (the chapter's base seed, default 0) and ``$WNLIB_THREADS`` (torch's CPU threads) rerun a chapter
+as another machine or another draw would: every claim a chapter asserts must hold under both
+(``make reproduce-check``).
 """
 from __future__ import annotations
 
@@ -35,14 +38,34 @@ def seed_everything(seed: int = 0) -> None:
     torch.manual_seed(seed)
 
 
+def _env_int(name: str, default: int | None, minimum: int) -> int | None:
+    """``$name`` as an integer >= ``minimum`` if set, else ``default``."""
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"${name} must be an integer >= {minimum}, got {raw!r}") from None
+    if value < minimum:
+        raise ValueError(f"${name} must be an integer >= {minimum}, got {value}")
+    return value
+
+
 @dataclass(frozen=True)
 class Setup:
-    """What a chapter runs with; ``provenance`` is the line every figure carries."""
+    """What a chapter runs with; ``provenance`` is the line every figure carries. ``seed`` is the chapter's base
+    seed: single draws use it, repeated draws use :meth:`seeds`."""
 
     profile: str
     dataset: str
     device: torch.device
     hardware: str
+    seed: int = 0
+
+    def seeds(self, k: int) -> list[int]:
+        """``k`` consecutive seeds from the chapter's base seed: ``seed, seed + 1, ..., seed + k - 1``."""
+        return list(range(self.seed, self.seed + _checks.positive_int("k", k)))
 
     @property
     def provenance(self) -> str:
@@ -52,14 +75,22 @@ class Setup:
         return f"profile={self.profile}  dataset={self.dataset}  device={self.hardware}"
 
 
-def setup(*, quick_dataset: str = "digits", full_dataset: str = "mnist", seed: int = 0,
-          verbose: bool = True) -> Setup:
-    """Seed, use the book's plotly renderer, choose the profile and dataset; print what will produce the outputs."""
+def setup(*, quick_dataset: str = "digits", full_dataset: str = "mnist", seed: int | None = None,
+          threads: int | None = None, verbose: bool = True) -> Setup:
+    """Seed, set torch's CPU threads, use the book's plotly renderer, choose the profile and dataset; print what
+    will produce the outputs.
+
+    ``seed``: the base seed (default ``$WNLIB_SEED``, else 0). ``threads``: torch's CPU threads for the chapter
+    (``$WNLIB_THREADS`` wins when set; ``None`` leaves torch's default)."""
+    seed = _env_int("WNLIB_SEED", 0, 0) if seed is None else _checks.seed("seed", seed)
+    threads = _env_int("WNLIB_THREADS", None if threads is None else _checks.positive_int("threads", threads), 1)
+    if threads is not None:
+        torch.set_num_threads(threads)
     seed_everything(seed)
     use_book_renderer()
     prof = profile()
     dev = device()
-    result = Setup(prof, full_dataset if prof == "full" else quick_dataset, dev, describe(dev))
+    result = Setup(prof, full_dataset if prof == "full" else quick_dataset, dev, describe(dev), seed)
     if verbose:
         print(result)
     return result

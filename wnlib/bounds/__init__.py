@@ -14,13 +14,13 @@ Symbols: ``m`` width, ``L`` depth, ``k`` outputs, ``r_i^(l) = ||v_i^(l)||`` the 
 ``rho_min = min r_i^(l)``, ``c`` init scale, ``g`` gains, ``U^(l)`` the unit-row directions, ``W^(l) = diag(g) U^(l)``.
 """
 from .constants import ACTIVATION_CONSTANTS, SAFETY
-from .generalization import (GeneralizationBound, bound_vs_gap, generalization_bound, generalization_gap,
+from .generalization import (GeneralizationBound, bound_vs_gap, gap_at_training_loss, generalization_bound, generalization_gap,
                              norm_constraints, rademacher_lower_estimate)
 from .hessian import HessianBoundTerms, hessian_bound, hessian_floor
 from .optimization import contraction_table, omega_over_beta, predicted_contraction, rsc_certificate, rsc_tracker, smoothness
 from .scaling import ScalingFit, loglog_slope, paper_scaling
 
 __all__ = ["ACTIVATION_CONSTANTS", "SAFETY", "GeneralizationBound", "HessianBoundTerms", "ScalingFit",
-           "bound_vs_gap", "contraction_table", "generalization_bound", "generalization_gap", "hessian_bound",
+           "bound_vs_gap", "contraction_table", "gap_at_training_loss", "generalization_bound", "generalization_gap", "hessian_bound",
            "hessian_floor", "loglog_slope", "norm_constraints", "omega_over_beta", "paper_scaling", "predicted_contraction", "rademacher_lower_estimate",
            "rsc_certificate", "rsc_tracker", "smoothness"]

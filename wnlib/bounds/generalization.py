@@ -158,13 +158,16 @@ def rademacher_lower_estimate(x: torch.Tensor, sigma: torch.Tensor, width: int, 
 
     The class: first-layer rows with ``||w||_2 <= gamma_1``, later rows with ``||w||_1 <= gamma_l``, output
     ``f = V^T alpha^(L) / sqrt(m)`` with ``||V|| <= nu``, whose best choice gives ``nu ||s|| / sqrt(m)``,
-    ``s = (1/n) sum_i sigma_i alpha^(L)(x_i)``. Explained in: book/04_generalization.ipynb.
+    ``s = (1/n) sum_i sigma_i alpha^(L)(x_i)``. The ascent runs in the dtype of ``x`` (float64 for results that
+    must not depend on the machine) from a start drawn in float64. Explained in: book/04_generalization.ipynb.
     """
     gamma = [_checks.positive_float("gamma", g) for g in gamma]
     phi = ACTIVATIONS[_checks.choice("activation", activation, tuple(ACTIVATIONS))]
     gen = torch.Generator().manual_seed(_checks.seed("seed", seed))
-    free = [torch.randn(width, x.shape[1], generator=gen).requires_grad_()]
-    free += [torch.randn(width, width, generator=gen).requires_grad_() for _ in gamma[1:]]
+    draw = lambda *shape: torch.randn(*shape, generator=gen, dtype=torch.float64).to(x.dtype)  # noqa: E731
+    sigma = sigma.to(x.dtype)
+    free = [draw(width, x.shape[1]).requires_grad_()]
+    free += [draw(width, width).requires_grad_() for _ in gamma[1:]]
     opt = torch.optim.Adam(free, lr=lr)
     for _ in range(_checks.positive_int("steps", steps)):
         a = x
@@ -176,3 +179,27 @@ def rademacher_lower_estimate(x: torch.Tensor, sigma: torch.Tensor, width: int, 
         (-value).backward()
         opt.step()
     return value.item()
+
+
+def gap_at_training_loss(train_loss, gap, levels, *, window: float = 1.25) -> tuple[np.ndarray, np.ndarray]:
+    """Read a training path at matched training losses: for each ``level``, the mean of ``gap`` over the steps
+    whose training loss lies in ``[level / window, level * window]``, and how many steps that is.
+
+    Returns ``(means, counts)``, one entry per level; ``mean`` is NaN where no step falls in the window (the path
+    never came near that level). A window of a factor 1.25 both ways averages over the oscillation of gradient
+    descent at a large step instead of resting on one step. Explained in: book/04_generalization.ipynb.
+    """
+    train_loss = np.asarray(train_loss, dtype=float)
+    gap = np.asarray(gap, dtype=float)
+    if train_loss.shape != gap.shape or train_loss.ndim != 1:
+        raise ValueError(f"train_loss and gap must be 1-d of one length, got shapes {train_loss.shape} and {gap.shape}")
+    window = _checks.positive_float("window", window)
+    if window <= 1:
+        raise ValueError(f"window must be a factor > 1 (the band is [level / window, level * window]), got {window}")
+    levels = [_checks.positive_float("levels", lv) for lv in np.atleast_1d(levels)]
+    means, counts = [], []
+    for level in levels:
+        rows = (train_loss >= level / window) & (train_loss <= level * window)
+        counts.append(int(rows.sum()))
+        means.append(float(gap[rows].mean()) if rows.any() else math.nan)
+    return np.array(means), np.array(counts)

@@ -1,4 +1,5 @@
-"""The paper's informal shapes (third-party summary level), with a constant fitted to measurements.
+"""The paper's informal shapes (third-party summary level; the ``1/sqrt(m)`` of the Hessian shape is our
+reconstruction), with a constant fitted to measurements.
 
 Explained in: book/02_hessian.ipynb and book/04_generalization.ipynb.
 """
