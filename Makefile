@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 JB     := $(VENV)/bin/jupyter-book
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with book/nbval-sanitize.cfg
 
-.PHONY: setup book test unit nbval build browser chromium notebooks install-cells data gpu-check bench clean
+.PHONY: setup book test unit nbval reproduce-check build browser chromium notebooks install-cells data gpu-check bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ unit:
 # the explorers' background precompute is for readers; executions that check or store outputs run without it
 nbval:
 	WNLIB_EXPLORER_PRECOMPUTE=0 $(PY) -m pytest -q $(NBVAL) book/; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ]
+
+## make reproduce-check: re-execute every chapter with another thread count and another base seed; every assert
+## in the cells (the book's claims) must hold (tools/reproduce_check.py)
+reproduce-check: setup
+	$(PY) tools/reproduce_check.py book/*.ipynb
 
 browser: chromium
 	$(PY) -m pytest -q tests/browser; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ]
