@@ -28,7 +28,7 @@ build:
 	$(JB) build -W -n --keep-going .
 
 ## make test: set up, then unit tests, nbval on every notebook, the book build, and the browser checks
-test: setup unit nbval build browser
+test: setup unit nbval reproduce-check build browser
 
 unit:
 	$(PY) -m pytest -q tests --ignore=tests/browser; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ]

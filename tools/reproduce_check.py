@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="+")
     parser.add_argument("--preset", action="append", choices=sorted(PRESETS),
                         help="perturbation to run (repeatable; default: every preset)")
-    parser.add_argument("--jobs", type=int, default=2, help="notebooks executed at once (default 2)")
+    parser.add_argument("--jobs", type=int, default=1, help="notebooks executed at once (default 1: a chapter run with two threads beside another is oversubscribed)")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per notebook (default 1800)")
     args = parser.parse_args(argv)
     if args.jobs < 1:
