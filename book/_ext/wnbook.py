@@ -1,4 +1,5 @@
-"""Sphinx extension for the book: serve plotly.js once per page from the book's own files (no CDN).
+"""Sphinx extension for the book: serve plotly.js once per page from the book's own files (no CDN), and show the
+version of wnlib (defined once, in wnlib/_version.py) and the licenses in every page's footer.
 
 The figures in the notebooks carry two representations (see wnlib.plots): ``text/html``, a snippet that calls
 ``window.Plotly``, which the HTML pages show; and ``application/vnd.plotly.v1+json`` for JupyterLab, which
@@ -6,6 +7,7 @@ Sphinx has no renderer for. This extension loads the plotly.js that ships inside
 package, before require.js, so it binds a global; and it silences myst-nb's notice about the JSON twin (only
 that one: any other unknown output type still fails the build).
 """
+import importlib.util
 import logging
 import shutil
 from pathlib import Path
@@ -14,6 +16,15 @@ import plotly
 
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
+VERSION_FILE = Path(__file__).resolve().parents[2] / "wnlib" / "_version.py"
+
+
+def wnlib_version() -> str:
+    """The version string of wnlib/_version.py, read without importing wnlib (and torch)."""
+    spec = importlib.util.spec_from_file_location("_wnlib_version", VERSION_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.__version__
 
 
 class _PlotlyJsonTwin(logging.Filter):
@@ -31,9 +42,21 @@ def _copy_plotly(app, exception):
         shutil.copyfile(PLOTLY_JS, target)
 
 
+def _footer(app, config):
+    """Every page's footer names the version of wnlib the book was built with, and the licenses."""
+    version = wnlib_version()
+    config.version = config.release = version
+    repo = (config.html_theme_options or {}).get("repository_url", "").rstrip("/")
+    licence = f'<a href="{repo}/blob/main/LICENSE">licenses</a>' if repo else "licenses: LICENSE"
+    config.html_theme_options = dict(config.html_theme_options or {}, extra_footer=(
+        f'<p class="wnbook-version">Built with wnlib {version}. Code: MIT; text and figures: CC BY 4.0 '
+        f'({licence}). To cite the book: CITATION.cff in the repository.</p>'))
+
+
 def setup(app):
     for handler in logging.getLogger("sphinx").handlers:
         handler.filters.insert(0, _PlotlyJsonTwin())  # before Sphinx counts it as a warning
     app.add_js_file("plotly.min.js", priority=100)  # before require.js (myst-nb's widgets) defines `define`
     app.connect("build-finished", _copy_plotly)
+    app.connect("config-inited", _footer)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
