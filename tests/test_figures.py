@@ -1,7 +1,7 @@
 """The chapters' figure helpers: every panel's y axis is titled, and logarithmic exactly where asked."""
 import pandas as pd
 
-from wnlib.book.figures import grid_history_figure, history_figure
+from wnlib.book.figures import _BookRenderer, grid_history_figure, history_figure, slider_figure
 
 FRAME = pd.DataFrame({"epoch": [0, 1, 0, 1], "run": ["a", "a", "b", "b"], "mode": ["x", "x", "y", "y"],
                       "loss": [1.0, 0.5, 2.0, 1.5], "hess": [4.0, 2.0, 0.4, 0.2]})
@@ -25,3 +25,12 @@ def test_grid_history_figure_one_row_per_quantity_one_column_per_facet():
     assert len(axes) == 4  # 2 quantities x 2 modes
     assert sorted((a.title.text, a.type) for a in axes) == [("Hessian norm", "log")] * 2 + [("training loss", "linear")] * 2
     assert {t.name for t in fig.data} == {"a", "b"}
+
+
+def test_slider_figures_do_not_play_on_load():
+    grid = pd.DataFrame({"width": [8, 16, 8, 16], "c": [0.5, 0.5, 5.0, 5.0], "measured": [1.0, 0.5, 0.1, 0.05]})
+    fig = slider_figure(grid, x="width", y="measured", slider="c")
+    bundle = _BookRenderer().to_mimebundle(fig.to_dict())
+    assert len(bundle["application/vnd.plotly.v1+json"]["frames"]) == 2   # the slider's two steps
+    html = bundle["text/html"]
+    assert "Plotly.newPlot" in html and "Plotly.animate" not in html      # drawn at its first step, not played

@@ -1,5 +1,6 @@
 """Sphinx extension for the book: serve plotly.js once per page from the book's own files (no CDN), and show the
-version of wnlib (defined once, in wnlib/_version.py) and the licenses in every page's footer.
+version of wnlib (defined once, in wnlib/_version.py) and the licenses in every page's footer; load each
+script once per page.
 
 The figures in the notebooks carry two representations (see wnlib.plots): ``text/html``, a snippet that calls
 ``window.Plotly``, which the HTML pages show; and ``application/vnd.plotly.v1+json`` for JupyterLab, which
@@ -53,10 +54,25 @@ def _footer(app, config):
         f'({licence}). To cite the book: CITATION.cff in the repository.</p>'))
 
 
+def _one_copy_of_each_script(app, pagename, templatename, context, doctree):
+    """Jupyter Book always loads sphinx-thebe (the book does not use Thebe), and its inline configuration
+    ``const THEBE_JS_URL = ...`` reached every page twice: a SyntaxError in the browser. Keep the first copy of
+    every script, inline ones compared by their body (an empty file name and None count as the same)."""
+    seen, unique = set(), []
+    for script in context.get("script_files", []):
+        key = (getattr(script, "filename", None) or "",  # the two copies differ only in None vs ""
+               tuple(sorted((k, str(v)) for k, v in getattr(script, "attributes", {}).items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    context["script_files"] = unique
+
+
 def setup(app):
     for handler in logging.getLogger("sphinx").handlers:
         handler.filters.insert(0, _PlotlyJsonTwin())  # before Sphinx counts it as a warning
     app.add_js_file("plotly.min.js", priority=100)  # before require.js (myst-nb's widgets) defines `define`
     app.connect("build-finished", _copy_plotly)
     app.connect("config-inited", _footer)
+    app.connect("html-page-context", _one_copy_of_each_script, priority=900)  # after the others added theirs
     return {"parallel_read_safe": True, "parallel_write_safe": True}

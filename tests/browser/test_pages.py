@@ -15,7 +15,6 @@ import yaml
 ROOT = Path(os.environ.get("BOOK_ROOT", Path(__file__).resolve().parents[2]))
 HTML = ROOT / "_build" / "html"
 KNOWN_HARMLESS = (
-    "THEBE_JS_URL",              # Jupyter Book v1 declares it twice on every page
     "Got invalid theme mode",    # the theme logs this on a first visit with no stored light/dark choice
 )
 

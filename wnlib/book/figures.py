@@ -32,8 +32,8 @@ class _BookRenderer(pio.base_renderers.MimetypeRenderer):
         fig = go.Figure(fig_dict)
         spec = json.dumps(fig_dict, sort_keys=True, default=str)
         div_id = "wnfig-" + hashlib.sha1(spec.encode()).hexdigest()[:12]  # stable ids: stable stored outputs
-        html = fig.to_html(include_plotlyjs=False, full_html=False, div_id=div_id,
-                           config={"displaylogo": False, "responsive": True})
+        html = fig.to_html(include_plotlyjs=False, full_html=False, div_id=div_id, auto_play=False,
+                           config={"displaylogo": False, "responsive": True})  # a slider figure opens at its first step
         return {"application/vnd.plotly.v1+json": fig.to_plotly_json(), "text/html": html}
 
 
