@@ -18,11 +18,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
+
+import psutil
 
 PRESETS = {
     "other-threads": {"WNLIB_THREADS": "2", "WNLIB_SEED": "1"},
@@ -31,16 +35,47 @@ PRESETS = {
 RUN = ("import sys; from wnlib.book.notebooks import run_notebook; run_notebook(sys.argv[1])")
 
 
+def _run(notebook: str, env: dict, timeout: int) -> tuple[bool, str]:
+    """One execution in a fresh process. On a timeout that process and its kernel get SIGABRT, so that Python's
+    faulthandler writes where each thread stood (the kernel into ``$WNLIB_FAULT_LOG``, which ``wnlib.book.setup``
+    enables), then SIGKILL."""
+    with tempfile.NamedTemporaryFile("r", suffix=".log") as fault_log:
+        proc = subprocess.Popen([sys.executable, "-c", RUN, notebook], env=dict(env, WNLIB_FAULT_LOG=fault_log.name),
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+            return proc.returncode == 0, out[-3000:]
+        except subprocess.TimeoutExpired:
+            out = ""
+            # the kernel runs in a session of its own (jupyter_client starts it so): signal it by pid
+            group = [proc.pid] + [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+            for sig, wait in ((signal.SIGABRT, 10), (signal.SIGKILL, None)):
+                for pid in group:
+                    try:
+                        os.kill(pid, sig)
+                    except ProcessLookupError:
+                        pass
+                try:
+                    out, _ = proc.communicate(timeout=wait)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+            stacks = "\n".join(line for line in (fault_log.read() + "\n" + (out or "")).splitlines()
+                               if not line.startswith("Extension modules"))
+            return False, f"timed out after {timeout} s; where each thread stood (kernel first):\n{stacks[-8000:]}"
+
+
 def check(notebook: str, preset: str, timeout: int) -> tuple[str, str, bool, float, str]:
-    """Execute ``notebook`` under ``preset`` in a fresh process; (notebook, preset, ok, seconds, error tail)."""
-    env = dict(os.environ, WNLIB_EXPLORER_PRECOMPUTE="0", **PRESETS[preset])
+    """Execute ``notebook`` under ``preset`` in a fresh process; (notebook, preset, ok, seconds, error tail).
+
+    A run that times out is run once more (and reported): a hang that does not recur is the machine's, one that
+    does is the book's. A cell that raises is never rerun."""
+    env = dict(os.environ, WNLIB_EXPLORER_PRECOMPUTE="0", PYTHONFAULTHANDLER="1", **PRESETS[preset])
     start = time.perf_counter()
-    try:
-        done = subprocess.run([sys.executable, "-c", RUN, notebook], env=env, capture_output=True, text=True,
-                              timeout=timeout)
-        ok, tail = done.returncode == 0, (done.stderr or done.stdout)[-3000:]
-    except subprocess.TimeoutExpired:
-        ok, tail = False, f"timed out after {timeout} s"
+    ok, tail = _run(notebook, env, timeout)
+    if not ok and tail.startswith("timed out"):
+        print(f"     {notebook} [{preset}] timed out; running it again\n{tail}", file=sys.stderr, flush=True)
+        ok, tail = _run(notebook, env, timeout)
     return notebook, preset, ok, time.perf_counter() - start, tail
 
 
@@ -50,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", action="append", choices=sorted(PRESETS),
                         help="perturbation to run (repeatable; default: every preset)")
     parser.add_argument("--jobs", type=int, default=1, help="notebooks executed at once (default 1: a chapter run with two threads beside another is oversubscribed)")
-    parser.add_argument("--timeout", type=int, default=1800, help="seconds per notebook (default 1800)")
+    parser.add_argument("--timeout", type=int, default=600, help="seconds per execution of a notebook (default 600; the slowest chapter takes about 150)")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs must be >= 1, got {args.jobs}")

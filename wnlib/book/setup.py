@@ -9,6 +9,7 @@ as another machine or another draw would: every claim a chapter asserts must hol
 """
 from __future__ import annotations
 
+import faulthandler
 import os
 import random
 from dataclasses import dataclass
@@ -86,6 +87,8 @@ def setup(*, quick_dataset: str = "digits", full_dataset: str = "mnist", seed: i
     threads = _env_int("WNLIB_THREADS", None if threads is None else _checks.positive_int("threads", threads), 1)
     if threads is not None:
         torch.set_num_threads(threads)
+    if os.environ.get("WNLIB_FAULT_LOG"):  # where a stuck kernel writes its threads' stacks on SIGABRT (reproduce check)
+        faulthandler.enable(open(os.environ["WNLIB_FAULT_LOG"], "a"), all_threads=True)
     seed_everything(seed)
     use_book_renderer()
     prof = profile()
