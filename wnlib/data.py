@@ -19,6 +19,12 @@ from .hardware import device as best_device
 
 DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10", "teacher")
 NORMALIZATIONS = ("sphere", "standardize", "none")
+SPLITS = {"digits": (1437, 360), "mnist": (60000, 10000), "fashion-mnist": (60000, 10000),
+          "cifar10": (50000, 10000), "teacher": (None, None)}
+"""Samples in the train and test splits of each dataset (``None``: any number, generated)."""
+SHAPES = {"digits": (64, 10), "mnist": (784, 10), "fashion-mnist": (784, 10), "cifar10": (3072, 10),
+          "teacher": (16, 1)}
+"""``(d_in, d_out)`` of each dataset: inputs flattened, one-hot targets."""
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:
