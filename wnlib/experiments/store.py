@@ -253,6 +253,7 @@ class Store:
             return None
         if (folder / CHECKPOINT).exists():  # left behind if a run was killed right after finishing
             _remove(folder / CHECKPOINT)
+        self.clean_temporaries(key)
         return frame, meta
 
     def discard(self, key: str, why: str) -> None:
