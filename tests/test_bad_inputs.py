@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import wnlib
+import wnlib.experiments
 from wnlib import bounds
 from wnlib.curvature import HessianOperator
 from wnlib.tracking import check_track, measure
@@ -237,6 +238,20 @@ BAD_INPUTS = [
     ("dense-hessian-output-3", lambda: wnlib.dense_hessian(model(), x(1), output=3), ValueError, "output must be an int in [0, 0] (one output coordinate), got 3"),
     ("predictor-operator-output-none", lambda: wnlib.quantities.predictor_operator(model(), x(1), output=None), ValueError, "output must be an int in [0, 0] (one output coordinate), got None"),
     ("generalization-gamma-str", lambda: bounds.generalization_bound(model(), n=100, delta=0.1, gamma="1"), TypeError, "gamma must be a finite number > 0, got '1'"),
+    # sizes refused before anything is allocated (limits: WNLIB_MAX_PARAMS, WNLIB_MAX_DEPTH, WNLIB_MAX_DENSE_BYTES)
+    ("model-width-1e9", lambda: wnlib.WeightNormMLP(64, 10 ** 9, 2, 10), ValueError, "width=1000000000 and depth=2 (d_in=64, d_out=10) give"),
+    ("model-width-30000", lambda: wnlib.PlainMLP(784, 30000, 2, 10), ValueError, "more than max_params=100,000,000; set WNLIB_MAX_PARAMS to allow more"),
+    ("model-depth-1e6", lambda: wnlib.WeightNormMLP(16, 1, 10 ** 6, 1), ValueError, "depth=1000000 gives 1000000 layers, more than max_depth=1,000"),
+    ("runconfig-width-1e9", lambda: wnlib.experiments.RunConfig(width=10 ** 9), ValueError, "width=1000000000 and depth=2"),
+    ("dense-38540", lambda: wnlib.predictor_hessian_norm(wnlib.WeightNormMLP(16, 188, 2, 1, seed=0), x(1), method="dense"), ValueError, "method='dense' on 38,540 parameters needs a 38,540 x 38,540 matrix of 5.94 GB"),
+    ("dense-hessian-37888", lambda: wnlib.dense_hessian(wnlib.WeightNormMLP(16, 188, 2, 1, seed=0), x(1)), ValueError, "dense_hessian on 38,5"),
+    ("grid-20-pow-7", lambda: wnlib.experiments.grid(wnlib.experiments.RunConfig(), **{f: list(range(1, 21)) for f in ("width", "depth", "seed", "data_seed", "epochs", "batch_size", "track_every")}), ValueError, "the grid has 1,280,000,000 runs (20 x 20 x 20 x 20 x 20 x 20 x 20), more than max_runs=10,000"),
+    ("runconfig-seed-2-pow-64", lambda: wnlib.experiments.RunConfig(seed=2 ** 64), ValueError, "seed must be an int >= 0 and < 2**63"),
+    ("runconfig-n-train-over-split", lambda: wnlib.experiments.RunConfig(dataset="digits", n_train=1438), ValueError, "n_train must be at most 1437 (the train split of 'digits') or None"),
+    ("runconfig-n-test-over-split", lambda: wnlib.experiments.RunConfig(dataset="mnist", n_test=10001), ValueError, "n_test must be at most 10000"),
+    ("runconfig-device-meta", lambda: wnlib.experiments.RunConfig(device="meta"), ValueError, "device must be 'auto' or a torch device of this machine"),
+    ("store-key-parent", lambda: wnlib.experiments.Store("/nonexistent").run_dir("../../x"), ValueError, "key must be a plain name"),
+    ("store-root-empty", lambda: wnlib.experiments.Store(""), ValueError, "out must be a non-empty folder path"),
     ("loglog-nonpositive", lambda: bounds.loglog_slope([0, 1, 2], [1, 2, 3]), ValueError, "x must be a 1-D sequence of at least 2 finite numbers > 0"),
 ]
 
@@ -247,6 +262,17 @@ def test_bad_input_is_rejected_with_a_clear_error(call, exc, fragment):
         call()
     assert fragment in str(info.value), f"wrong message: {info.value}"
     assert "\n" not in str(info.value)  # one line
+
+
+def test_size_limits_are_overridable(monkeypatch):
+    monkeypatch.setenv("WNLIB_MAX_PARAMS", "100")
+    with pytest.raises(ValueError, match="more than max_params=100; set WNLIB_MAX_PARAMS"):
+        model()
+    monkeypatch.setenv("WNLIB_MAX_PARAMS", "1000000000")
+    assert wnlib.WeightNormMLP(16, 8, 2, 1, seed=0) is not None
+    monkeypatch.setenv("WNLIB_MAX_RUNS", "many")
+    with pytest.raises(ValueError, match="environment variable WNLIB_MAX_RUNS must be an int > 0, got 'many'"):
+        wnlib.experiments.grid(wnlib.experiments.RunConfig(), seed=[0, 1])
 
 
 def test_table_ids_are_unique():

@@ -142,7 +142,7 @@ def test_images_and_labels_must_agree(tmp_path):
     _fake_cifar10(cifar)
     with open(cifar / "cifar-10-batches-py" / "test_batch", "wb") as f:
         pickle.dump({"data": np.zeros((3, 3072), np.uint8), "labels": [0, 12, 1]}, f)
-    with pytest.raises(RuntimeError, match="test split of 'cifar10' has labels outside 0..9"):
+    with pytest.raises(RuntimeError, match="test_batch: labels must be ints in 0..9, got 12 at index 1"):
         wnlib.load_dataset("cifar10", root=cifar, download=False)
 
 
@@ -173,3 +173,31 @@ def test_real_fashion_mnist_when_installed(tmp_path):
     data = wnlib.load_dataset("fashion-mnist", root=tmp_path, download=False, device="cpu")
     assert (data.n_train, data.n_test, data.d_in) == (60000, 10000, 784)
     assert data.y_train.sum(0).tolist() == [6000.0] * 10      # Fashion-MNIST is balanced
+
+
+def _shared_nested_lists(depth=30):
+    """A few hundred bytes of pickle that would expand to 2**depth numbers: one list referenced twice per level."""
+    item = [0] * 8
+    for _ in range(depth):
+        item = [item, item]
+    return item
+
+
+@pytest.mark.parametrize("batch, fragment", [
+    ({"data": _shared_nested_lists(), "labels": [0]}, "'data' must be a uint8 array of shape (n, 3072) (pixels 0..255), got list"),
+    ({"data": np.full((6, 3072), 300, dtype=np.int16), "labels": [0] * 6}, "got int16 array of shape (6, 3072)"),
+    ({"data": np.zeros((6, 3072), dtype=np.uint8), "labels": [0, 1, 2, 1.7, 0, 0]}, "labels must be ints in 0..9, got 1.7 at index 3"),
+    ({"data": np.zeros((6, 3072), dtype=np.uint8), "labels": _shared_nested_lists()}, "'labels' must be a list of 6 ints"),
+    ({"data": np.zeros((6, 100), dtype=np.uint8), "labels": [0] * 6}, "got uint8 array of shape (6, 100)"),
+])
+def test_a_malformed_cifar10_batch_is_refused_before_it_is_converted(tmp_path, batch, fragment):
+    import time
+
+    _fake_cifar10(tmp_path)
+    with open(tmp_path / "cifar-10-batches-py" / "data_batch_2", "wb") as f:
+        pickle.dump(batch, f)
+    started = time.perf_counter()
+    with pytest.raises(RuntimeError, match="could not be read") as info:
+        wnlib.load_dataset("cifar10", root=tmp_path, download=False)
+    assert "data_batch_2: " in str(info.value) and fragment in str(info.value)
+    assert time.perf_counter() - started < 10

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 import numbers
 
 SEED_LIMIT = 2 ** 63
@@ -143,3 +144,58 @@ def finite_parameters(model, what: str) -> None:
     raise ValueError(f"model {name} holds {count} non-finite value{'s' if count > 1 else ''} (NaN or "
                      f"inf) before {what} starts; the model diverged or was set by hand: reinitialise it or load "
                      "finite weights")
+
+
+LIMITS = {"max_params": ("WNLIB_MAX_PARAMS", 10 ** 8), "max_depth": ("WNLIB_MAX_DEPTH", 1000),
+          "max_dense_bytes": ("WNLIB_MAX_DENSE_BYTES", 2 ** 30), "max_runs": ("WNLIB_MAX_RUNS", 10_000)}
+"""Size limits checked before anything is allocated or started: limit -> (environment variable, default). A model
+of more than 10^8 parameters (0.4 GB in float32, several times that while training) or 1000 layers, a dense
+Hessian of more than 1 GiB, a sweep of more than 10,000 runs are refused unless the variable allows more."""
+
+
+def limit(name: str) -> int:
+    """The limit ``name`` of :data:`LIMITS`: its environment variable if set (an int > 0), else its default."""
+    env, default = LIMITS[name]
+    text = os.environ.get(env)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ValueError(f"environment variable {env} must be an int > 0, got {text!r}")
+    return value
+
+
+def _over(what: str, name: str) -> str:
+    return f"{what}, more than {name}={limit(name):,}; set {LIMITS[name][0]} to allow more"
+
+
+def model_size(d_in: int, width: int, depth: int, d_out: int) -> int:
+    """The number of weights of an MLP (``d_in -> width x depth -> d_out``), refused naming ``width`` or ``depth``
+    when over :func:`limit` ``max_depth`` / ``max_params``, before anything is allocated."""
+    if depth > limit("max_depth"):
+        raise ValueError(f"depth={depth} " + _over(f"gives {depth} layers", "max_depth"))
+    n = d_in * width + (depth - 1) * width * width + width * d_out
+    if n > limit("max_params"):
+        raise ValueError(f"width={width} and depth={depth} (d_in={d_in}, d_out={d_out}) " + _over(
+            f"give {n:,} weights ({4 * n / 1e9:.3g} GB in float32)", "max_params"))
+    return n
+
+
+def dense_size(n: int, itemsize: int, what: str = "method='dense'") -> None:
+    """Refuse an ``n x n`` dense matrix of ``itemsize``-byte entries over the ``max_dense_bytes`` limit."""
+    size = n * n * itemsize
+    if size > limit("max_dense_bytes"):
+        raise ValueError(f"{what} on {n:,} parameters needs a {n:,} x {n:,} matrix of {size / 1e9:.3g} GB, "
+                         + _over("", "max_dense_bytes").lstrip(", ") + "; use method='lanczos'")
+
+
+def run_count(counts, what: str = "the grid") -> int:
+    """The product of ``counts`` (values per axis), refused over the ``max_runs`` limit before any run is built."""
+    total = math.prod(counts)
+    if total > limit("max_runs"):
+        raise ValueError(f"{what} has {total:,} runs ({' x '.join(map(str, counts))}), " + _over("", "max_runs")
+                         .lstrip(", "))
+    return total

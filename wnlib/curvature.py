@@ -42,6 +42,7 @@ class _ScipyOperator:
         return self._linop
 
     def dense(self) -> torch.Tensor:
+        _checks.dense_size(self.dim, 8)
         return torch.from_numpy(np.asarray(self._linop @ np.eye(self.dim), dtype=np.float64))
 _NON_FINITE_HESSIAN = ("the Hessian has NaN or inf entries although its parameters are finite: the function "
                        "overflows at this point (in float32, try the model in float64); no spectral norm")
@@ -133,7 +134,9 @@ class HessianOperator:
         return LinearOperator((self.dim, self.dim), matvec=mv, rmatvec=mv, dtype=np.float64)
 
     def dense(self) -> torch.Tensor:
-        """The full ``dim x dim`` Hessian, one column per product (tiny networks only)."""
+        """The full ``dim x dim`` Hessian, one column per product (tiny networks only; refused over
+        ``WNLIB_MAX_DENSE_BYTES``)."""
+        _checks.dense_size(self.dim, self.dtype.itemsize)
         eye = torch.eye(self.dim, dtype=self.dtype, device=self.device)
         cols = [self.matvec(eye[i]) for i in range(self.dim)]
         h = torch.stack(cols, dim=1)

@@ -19,6 +19,12 @@ from .hardware import device as best_device
 
 DATASETS = ("digits", "mnist", "fashion-mnist", "cifar10", "teacher")
 NORMALIZATIONS = ("sphere", "standardize", "none")
+SPLITS = {"digits": (1437, 360), "mnist": (60000, 10000), "fashion-mnist": (60000, 10000),
+          "cifar10": (50000, 10000), "teacher": (None, None)}
+"""Samples in the train and test splits of each dataset (``None``: any number, generated)."""
+SHAPES = {"digits": (64, 10), "mnist": (784, 10), "fashion-mnist": (784, 10), "cifar10": (3072, 10),
+          "teacher": (16, 1)}
+"""``(d_in, d_out)`` of each dataset: inputs flattened, one-hot targets."""
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:
@@ -214,6 +220,24 @@ class _BatchUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
+def _cifar_batch(batch, name: str) -> tuple[np.ndarray, list[int]]:
+    """``data`` and ``labels`` of one unpickled CIFAR-10 batch, checked (types, shapes, ranges) before anything is
+    converted: ``data`` a uint8 array of rows of 3072 pixels, ``labels`` one int in 0..9 per row."""
+    if not isinstance(batch, dict) or "data" not in batch or "labels" not in batch:
+        raise ValueError(f"{name}: a CIFAR-10 batch is a dict with 'data' and 'labels', got {type(batch).__name__}")
+    data, labels = batch["data"], batch["labels"]
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        shown = f"{data.dtype} array of shape {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
+        raise ValueError(f"{name}: 'data' must be a uint8 array of shape (n, 3072) (pixels 0..255), got {shown}")
+    if not isinstance(labels, list) or len(labels) != len(data):
+        shown = f"a list of {len(labels)}" if isinstance(labels, list) else type(labels).__name__
+        raise ValueError(f"{name}: 'labels' must be a list of {len(data)} ints (one per row of 'data'), got {shown}")
+    for i, label in enumerate(labels):
+        if isinstance(label, (bool, np.bool_)) or not isinstance(label, (int, np.integer)) or not 0 <= label <= 9:
+            raise ValueError(f"{name}: labels must be ints in 0..9, got {label!r} at index {i}")
+    return data, [int(label) for label in labels]
+
+
 def _cifar10(root: Path, download: bool):
     """CIFAR-10's pickled batches, read with a restricted unpickler (no code runs from a data file); the
     download, when needed, goes through torchvision (which checks the published MD5 sums)."""
@@ -230,8 +254,9 @@ def _cifar10(root: Path, download: bool):
             for name in names:
                 with open(folder / name, "rb") as f:
                     batch = _BatchUnpickler(f, encoding="latin1").load()
-                images.append(np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-                labels += list(batch["labels"])
+                data, batch_labels = _cifar_batch(batch, name)
+                images.append(data.reshape(-1, 3, 32, 32))
+                labels += batch_labels
             x = np.concatenate(images).transpose(0, 2, 3, 1)  # HWC, as torchvision stores it
             arrays += _checked("cifar10", x, labels, split)
     except Exception as err:

@@ -150,6 +150,7 @@ class WeightNormMLP(nn.Module):
         self.width = _checks.positive_int("width", width)
         self.depth = _checks.positive_int("depth", depth)
         self.d_out = _checks.positive_int("d_out", d_out)
+        _checks.model_size(self.d_in, self.width, self.depth, self.d_out)  # before allocating
         self.activation = _checks.choice("activation", activation, tuple(ACTIVATIONS))
         self.init_scale = _checks.positive_float("init_scale", init_scale)
         self.init_mode = _checks.choice("init_mode", init_mode, INIT_MODES)

@@ -273,6 +273,7 @@ def dense_hessian(model: nn.Module, x: torch.Tensor, *, y: torch.Tensor | None =
         output = _one_output(model, xb, output)
     names = [n for n, p in model.named_parameters() if p.requires_grad]
     shapes = [p.shape for p in params]
+    _checks.dense_size(sum(p.numel() for p in params), params[0].dtype.itemsize, "dense_hessian")
     flat = torch.cat([p.detach().reshape(-1) for p in params])
 
     def fn(theta):

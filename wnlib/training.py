@@ -207,8 +207,12 @@ def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float = 1e-3, bat
         was_training = model.training
         model.train(False)
         measuring = time.perf_counter()
-        row.update(measure(model, data, track, eval_size=eval_size, hessian_inputs=hessian_inputs,
-                           curvature_size=curvature_size, gbar_size=gbar_size))
+        try:
+            row.update(measure(model, data, track, eval_size=eval_size, hessian_inputs=hessian_inputs,
+                               curvature_size=curvature_size, gbar_size=gbar_size))
+        except FloatingPointError as err:  # e.g. row norms overflowed: a divergence found while measuring
+            raise NonFiniteLossError(f"training diverged before step {step} (lr={lr}): {err}. The history up to "
+                                     f"step {history.last.get('step', 0)} is on .history", history) from err
         model.train(was_training)
         row["time_s"] = time.perf_counter() - start
         row["measure_s"] = time.perf_counter() - measuring

@@ -18,12 +18,24 @@ import sys
 import time
 from pathlib import Path
 
+from .. import _checks
 from ..data import DATASETS
 from .config import RunConfig, default_results_dir
 from . import registry
 from .registry import EXPERIMENTS, PROFILES, grid
 from .runner import sweep
-from .store import Store
+from .store import Store, read_regular, results_dir
+
+SWEEP_FILE_LIMIT = 1 << 20
+"""Largest sweep file read, in bytes."""
+
+
+def _folder(text: str) -> Path:
+    """``--out``: a non-empty folder path, ``~`` expanded."""
+    try:
+        return results_dir(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _positive(text: str) -> int:
@@ -63,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, default=None,
+    parser.add_argument("--out", type=_folder, default=None,
                         help=f"results folder (default: {default_results_dir()})")
     parser.add_argument("--workers", type=_positive, default=None, help="local worker processes")
     parser.add_argument("--checkpoint-every", type=_positive, default=None, metavar="EPOCHS",
@@ -71,16 +83,32 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def read_sweep_file(path: Path) -> tuple[list[RunConfig], dict]:
-    """Configurations and options (``out``, ``checkpoint_every``) of a JSON/TOML sweep file."""
-    text = path.read_text()
-    if path.suffix == ".toml":
-        try:
-            import tomllib
-        except ImportError:  # Python < 3.11
-            raise ValueError("reading TOML needs Python >= 3.11; write the sweep file as JSON") from None
-        spec = tomllib.loads(text)
-    else:
-        spec = json.loads(text)
+    """Configurations and options (``out``, ``checkpoint_every``) of a JSON/TOML sweep file (a regular file of at
+    most 1 MiB named ``*.json`` or ``*.toml``)."""
+    if path.suffix not in (".json", ".toml"):
+        raise ValueError(f"{path}: a sweep file must be JSON (*.json) or TOML (*.toml), got {path.suffix or 'no suffix'!r}")
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not a sweep file")
+    try:
+        data = read_regular(path, SWEEP_FILE_LIMIT)
+    except OSError as err:
+        raise ValueError(f"{path}: {err.strerror or err}") from None
+    if data is None:
+        raise ValueError(f"no such file {str(path)!r}")
+    try:
+        text = data.decode()
+        if path.suffix == ".toml":
+            try:
+                import tomllib
+            except ImportError:  # Python < 3.11
+                raise ValueError("reading TOML needs Python >= 3.11; write the sweep file as JSON") from None
+            spec = tomllib.loads(text)
+        else:
+            spec = json.loads(text)
+    except RecursionError:
+        raise ValueError(f"{path}: nested too deeply to be a sweep file (base, grid, runs)") from None
+    except ValueError as err:  # JSONDecodeError, TOMLDecodeError, UnicodeDecodeError
+        raise ValueError(f"{path}: not valid {path.suffix[1:].upper()}: {err}") from None
     if not isinstance(spec, dict):
         raise ValueError(f"{path}: expected a table/object with keys base, grid, runs")
     allowed = ("base", "grid", "runs", "out", "checkpoint_every")
@@ -104,29 +132,45 @@ def read_sweep_file(path: Path) -> tuple[list[RunConfig], dict]:
         if isinstance(every, bool) or not isinstance(every, int) or every <= 0:
             raise ValueError(f"{path}: 'checkpoint_every' must be an int > 0 (epochs), got {every!r}")
     base = RunConfig.from_dict(base_fields)
+    _checks.run_count([len(v) for v in axes.values()] + [1], "the grid")
     configs = grid(base, **axes) if axes else []
     configs += [RunConfig.from_dict({**base_fields, **r}) for r in runs]
     if not configs and "base" in spec:
         configs = [base]
     if not configs:
         raise ValueError(f"{path}: no runs; give 'base', 'grid' or 'runs'")
-    return configs, {k: spec[k] for k in ("out", "checkpoint_every") if k in spec}
+    options = {k: spec[k] for k in ("out", "checkpoint_every") if k in spec}
+    if "out" in options:
+        options["out"] = results_dir(options["out"])
+    return configs, options
 
 
-EXIT_ERROR, EXIT_DIVERGED = 1, 3
+EXIT_ERROR, EXIT_DIVERGED, EXIT_INTERRUPTED = 1, 3, 130
 """Exit statuses besides 0 (and argparse's 2 for a bad argument): an error that stopped the sweep (one line on
-stderr), and a sweep that finished with diverged runs (listed on stderr)."""
+stderr), a sweep that finished with diverged runs (listed on stderr), Ctrl-C (one line; rerun to resume)."""
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``python -m wnlib`` and the ``wnlib`` script."""
+    """Entry point of ``python -m wnlib`` and the ``wnlib`` script: expected errors end in one line on stderr and
+    an exit status, never a traceback."""
     parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        return _main(parser, parser.parse_args(argv))
+    except KeyboardInterrupt:
+        print(f"{parser.prog}: interrupted; finished runs and checkpoints are kept: rerun the same command to "
+              "resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (ValueError, TypeError, RuntimeError, OSError, MemoryError) as err:
+        # a dataset that cannot be had, a store that cannot be written, a run refused when it starts
+        line = " ".join(str(err).split()) or type(err).__name__
+        print(f"{parser.prog}: error: {line}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _main(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     checkpoint_every = args.checkpoint_every
     if args.command == "sweep":
-        if not args.config_file.is_file():
-            parser.error(f"argument CONFIG_FILE: no such file {str(args.config_file)!r}")
         try:
             configs, options = read_sweep_file(args.config_file)
         except (ValueError, TypeError) as err:
@@ -136,20 +180,18 @@ def main(argv: list[str] | None = None) -> int:
     else:
         names = list(EXPERIMENTS) if args.experiment == "all" else [args.experiment]
         jobs = [(name, registry.configs(name, args.profile, dataset=args.dataset), args.out) for name in names]
-    for _, _, out in jobs:  # an unwritable --out fails now, before the first run
-        try:
-            Store(out if out is not None else default_results_dir()).check_writable()
-        except OSError as err:
-            print(f"{parser.prog}: error: argument --out: {err}", file=sys.stderr)
-            return EXIT_ERROR
+    for _, configs, out in jobs:  # an unwritable --out fails now, before the first run (if any must run)
+        store = Store(out if out is not None else default_results_dir())
+        if any(not store.is_done(c.key) for c in configs):
+            try:
+                store.check_writable()
+            except OSError as err:
+                print(f"{parser.prog}: error: argument --out: {err}", file=sys.stderr)
+                return EXIT_ERROR
     status = 0
     for name, configs, out in jobs:
         started = time.perf_counter()
-        try:
-            frame, metas = sweep(configs, out=out, checkpoint_every=checkpoint_every or 5, max_workers=args.workers)
-        except (RuntimeError, OSError) as err:  # a dataset that cannot be had, a store that cannot be written
-            print(f"{parser.prog}: error: {err}", file=sys.stderr)
-            return EXIT_ERROR
+        frame, metas = sweep(configs, out=out, checkpoint_every=checkpoint_every or 5, max_workers=args.workers)
         where = out if out is not None else default_results_dir()
         diverged = [m["key"] for m in metas if m["status"] == "diverged"]
         print(f"{name}: {len(metas)} runs ({len(diverged)} diverged), {len(frame)} rows in {where} "

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from .. import _checks
-from ..data import DATASETS, NORMALIZATIONS, Dataset, load_dataset
+from ..data import DATASETS, NORMALIZATIONS, SHAPES, SPLITS, Dataset, load_dataset
 from ..hardware import device as best_device
 from ..model import ACTIVATIONS, GAIN_PRESETS, INIT_MODES, PlainMLP, WeightNormMLP
 from ..tracking import TRACKABLE, check_gbar_size
@@ -22,12 +22,26 @@ from ..tracking import TRACKABLE, check_gbar_size
 MODELS = ("weightnorm", "plain")
 
 
-def _is_device(name: str) -> bool:
+def _check_device(name) -> None:
+    """``"auto"``, ``"cpu"``, or a CUDA / MPS device that this machine has; else one error naming ``device``."""
+    accepted = "device must be 'auto' or a torch device of this machine ('cpu', 'cuda', 'cuda:1', 'mps')"
+    if not isinstance(name, str):
+        raise ValueError(f"{accepted}, got {name!r}")
+    if name == "auto":
+        return
     try:
-        torch.device(name)
+        dev = torch.device(name)
     except (RuntimeError, ValueError):
-        return False
-    return True
+        raise ValueError(f"{accepted}, got {name!r}") from None
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0 or (dev.index or 0) >= count:
+            raise ValueError(f"{accepted}, got {name!r}: this machine has {count} CUDA device(s); use 'auto' or 'cpu'")
+    elif dev.type == "mps":
+        if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise ValueError(f"{accepted}, got {name!r}: MPS is not available here; use 'auto' or 'cpu'")
+    elif dev.type != "cpu":
+        raise ValueError(f"{accepted}, got {name!r}")
 
 
 def default_results_dir() -> Path:
@@ -88,18 +102,21 @@ class RunConfig:
         _checks.choice("normalize", self.normalize, NORMALIZATIONS)
         if not isinstance(self.scale_output, bool):
             raise TypeError(f"scale_output must be true or false, got {self.scale_output!r}")
-        if not isinstance(self.device, str) or (self.device != "auto" and not _is_device(self.device)):
-            raise ValueError(f"device must be 'auto' or a torch device such as 'cpu', 'cuda', 'cuda:1', "
-                             f"got {self.device!r}")
+        _check_device(self.device)
         for name in ("seed", "data_seed"):
-            _checks.positive_int(name, getattr(self, name), allow_zero=True)
+            _checks.seed(name, getattr(self, name))
         for name in ("width", "depth", "batch_size", "track_every", "eval_size", "hessian_inputs"):
             _checks.positive_int(name, getattr(self, name))
         _checks.positive_int("epochs", self.epochs, allow_zero=True)
         check_gbar_size(self.gbar_size)
-        for name in ("n_train", "n_test"):
-            if getattr(self, name) is not None:
-                _checks.positive_int(name, getattr(self, name))
+        for name, available in zip(("n_train", "n_test"), SPLITS[self.dataset]):
+            n = getattr(self, name)
+            if n is not None:
+                _checks.positive_int(name, n)
+                if available is not None and n > available:
+                    raise ValueError(f"{name} must be at most {available} (the {name[2:]} split of {self.dataset!r}) "
+                                     f"or None (all of it), got {n}")
+        _checks.model_size(SHAPES[self.dataset][0], self.width, self.depth, SHAPES[self.dataset][1])
         for name in ("lr", "init_scale"):
             object.__setattr__(self, name, _checks.positive_float(name, getattr(self, name)))
         for name in ("momentum", "weight_decay"):

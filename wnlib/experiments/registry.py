@@ -30,11 +30,13 @@ fewer epochs and the Hessian norm tracked at one input, so that the 8 runs of ``
 
 
 def grid(base: RunConfig, **axes) -> list[RunConfig]:
-    """The cartesian product of ``axes`` (field name -> list of values) applied to ``base``."""
+    """The cartesian product of ``axes`` (field name -> list of values) applied to ``base``; more than
+    ``WNLIB_MAX_RUNS`` runs (default 10,000) are refused before any is built."""
     names = list(axes)
     fields = [f.name for f in dataclasses.fields(RunConfig)]
     for name in names:
         _checks.choice("grid field", name, fields)
+    _checks.run_count([len(v) for v in axes.values()])
     return [base.replace(**dict(zip(names, values))) for values in itertools.product(*axes.values())]
 
 

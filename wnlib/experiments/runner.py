@@ -51,6 +51,7 @@ def _store(store) -> Store:
     return store if isinstance(store, Store) else Store(store if store is not None else default_results_dir())
 
 
+
 THREADS_PER_RUN = 1
 """Torch CPU threads of every run, whatever the process or ``--workers``: float sums depend on the thread
 count, and a run key must mean one result (recorded as ``torch_threads`` in ``meta.json``). A sweep runs in
@@ -87,9 +88,43 @@ def _resumable(state: dict, config: RunConfig, model: torch.nn.Module) -> str | 
             if buffer is not None and buffer.shape != p.shape:
                 return f"a momentum buffer has shape {tuple(buffer.shape)}, its parameter {tuple(p.shape)}"
         torch.Generator().set_state(train_state["generator"])
-        float(state["wall_time_s"]), int(train_state["epoch"])
+        float(state["wall_time_s"])
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         return f"it does not fit the run ({type(err).__name__}: {err})"
+    return _progress_fits(train_state, config)
+
+
+def _progress_fits(train_state: dict, config: RunConfig) -> str | None:
+    """Why the epoch, step and rows of a checkpoint cannot be this run's (``None`` if they can)."""
+    epoch, step, rows = train_state["epoch"], train_state["step"], train_state["rows"]
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or not 1 <= epoch < config.epochs:
+        return f"its epoch {epoch!r} is not in 1..{config.epochs - 1} (the run has {config.epochs} epochs)"
+    if isinstance(step, bool) or not isinstance(step, int) or step < epoch:
+        return f"its step {step!r} does not fit epoch {epoch}"
+    if not isinstance(rows, list) or not rows:
+        return "its tracked rows are not a non-empty list"
+    last = -1
+    for i, row in enumerate(rows):
+        if not (isinstance(row, dict) and all(isinstance(k, str) for k in row)
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in row.values())):
+            return f"its tracked row {i} is not a mapping of names to numbers"
+        if not isinstance(row.get("step"), int) or not last < row["step"] <= step or "epoch" not in row:
+            return f"its tracked row {i} has step {row.get('step')!r}, not in increasing order up to {step}"
+        last = row["step"]
+    return None
+
+
+def _result_fits(meta: dict, history: pd.DataFrame, config: RunConfig) -> str | None:
+    """Why a stored result cannot be this run's (``None`` if it can): its configuration, and its status against
+    its last tracked epoch (a finished run ends at the last epoch, a diverged one before it)."""
+    if meta.get("config") != config.to_dict():
+        return "its configuration is not this run's"
+    status = meta.get("status")
+    if status not in ("done", "diverged") or "epoch" not in history or history.empty:
+        return f"its status {status!r} or its history is malformed"
+    last = float(history["epoch"].iloc[-1])
+    if (status == "done") != (last == config.epochs):
+        return f"its status {status!r} does not fit its last tracked epoch {last:g} of {config.epochs}"
     return None
 
 
@@ -105,10 +140,11 @@ def run(config: RunConfig, store: Store | str | os.PathLike | None = None, *, ch
     """
     store = _store(store)
     checkpoint_every = _checks.positive_int("checkpoint_every", checkpoint_every)
-    found = store.load(config.key)
+    found = stored_result(store, config)
     if found is not None:
         return found
     device = config.torch_device()
+    store.clean_temporaries(config.key)
     data = config.load_data(device)
     model = config.build_model(data.d_in, data.d_out).to(device)
     state = store.load_checkpoint(config.key)
@@ -196,9 +232,10 @@ def sweep(configs: Iterable[RunConfig], *, executor: Executor | None = None,
         if not isinstance(c, RunConfig):
             raise TypeError(f"configs must contain wnlib.experiments.RunConfig objects, got {type(c).__name__}")
     store = _store(out)
-    store.check_writable()  # before any run: one clear error naming the folder
-    results = {c.key: store.load(c.key) for c in configs}  # a corrupted result is reported here, then rerun
+    results = {c.key: stored_result(store, c) for c in configs}  # a corrupted result is reported here, then rerun
     todo = [c for c in configs if results[c.key] is None]
+    if todo:
+        store.check_writable()  # before any run: one clear error naming the folder
     _fetch_datasets(todo)
     bar = _extras.progress_bar(len(configs), len(configs) - len(todo), "runs", enabled=progress, unit="run")
     workers = max_workers or max(1, min(len(todo), (os.cpu_count() or 1) // 2))
@@ -229,6 +266,18 @@ def sweep(configs: Iterable[RunConfig], *, executor: Executor | None = None,
         if own:
             executor.shutdown(cancel_futures=True)
     return tidy((c, results[c.key][0]) for c in configs), [results[c.key][1] for c in configs]
+
+
+def stored_result(store: Store, config: RunConfig) -> tuple[pd.DataFrame, dict] | None:
+    """The stored ``(history, meta)`` of ``config`` if it is there and is this run's, else ``None`` (a result
+    that is not this run's is reported and removed)."""
+    found = store.load(config.key)
+    if found is not None:
+        why = _result_fits(found[1], found[0], config)
+        if why is None:
+            return found
+        store.discard(config.key, why)
+    return None
 
 
 def _stored(store: Store, result):
