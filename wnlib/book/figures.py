@@ -40,12 +40,12 @@ html[data-theme=dark] figure.wnfig figcaption,html[data-theme=dark] figure.wnfig
 html[data-theme=dark] .wnfig .main-svg{background:transparent!important}
 html[data-theme=dark] .wnfig .main-svg rect.bg{fill:transparent!important}
 html[data-theme=dark] .wnfig :is(.xtick,.ytick,.annotation-text-g,.slider-container) text,
-html[data-theme=dark] .wnfig :is(text.legendtext,text[class$=title]){fill:#d8dee4!important}
+html[data-theme=dark] .wnfig :is(text.legendtext,text[class$=title]:not(.gtitle)){fill:#d8dee4!important}
 html[data-theme=dark] .wnfig :is(.gridlayer,.zerolinelayer) path{stroke:#3d444d!important}
 </style>"""
 
-# Responsive panels: under 600 px, a figure with several panels stacks them in one column (each panel full width,
-# its facet labels above it); the top margin always fits the legend, which sits above the panels.
+# Responsive panels: under 600 px, narrow side margins, and a figure with several panels stacks them in one
+# column (each panel full width, its facet labels above it); the top margin always fits the legend, which sits above the panels.
 _FIT_JS = """<script>
 window.wnfigFit = window.wnfigFit || function (gd) {
   var L0 = JSON.parse(JSON.stringify(gd.layout)), cells = [], seen = {}, narrow = null;
@@ -61,6 +61,7 @@ window.wnfigFit = window.wnfigFit || function (gd) {
   var stackable = cells.length > 1 && distinct('x') && distinct('y');
   var top = Math.max.apply(null, cells.map(function (c) { return c.yd[1]; }));
   function stacked() {
+    if (!stackable) return {'margin.l': 50, 'margin.r': 16};
     var n = cells.length, P = 230, G = 90, H = n * P + (n - 1) * G, u = {}, notes = [];
     var labels = cells.map(function () { return []; });
     (L0.annotations || []).forEach(function (a) {
@@ -79,12 +80,14 @@ window.wnfigFit = window.wnfigFit || function (gd) {
       if (labels[i].length) notes.push({text: labels[i].join(' · '), xref: 'paper', yref: 'paper', x: 0,
         xanchor: 'left', y: t, yanchor: 'bottom', showarrow: false, font: {size: 13}});
     });
-    u.annotations = notes;
+    u.annotations = notes; u['margin.l'] = 50; u['margin.r'] = 16;  /* y titles push the left margin as needed */
     u.height = H + gd._fullLayout.margin.t + gd._fullLayout.margin.b;
     return u;
   }
   function wide() {
-    var u = {annotations: L0.annotations || [], height: L0.height || null};
+    var m = L0.margin || {}, u = {'margin.l': m.l === undefined ? null : m.l, 'margin.r': m.r === undefined ? null : m.r};
+    if (!stackable) return u;
+    u.annotations = L0.annotations || []; u.height = L0.height || null;
     cells.forEach(function (c) {
       u[c.x + '.domain'] = c.xd; u[c.y + '.domain'] = c.yd;
       u[c.x + '.showticklabels'] = (L0[c.x] || {}).showticklabels === undefined ? null : L0[c.x].showticklabels;
@@ -99,7 +102,7 @@ window.wnfigFit = window.wnfigFit || function (gd) {
     return Promise.resolve(step).then(function () { gd.style.height = gd._fullLayout.height + 'px'; });
   }
   function fit() {
-    var n = stackable && gd.clientWidth < 600, step = n === narrow ? null : Plotly.relayout(gd, n ? stacked() : wide());
+    var n = gd.clientWidth < 600, step = n === narrow ? null : Plotly.relayout(gd, n ? stacked() : wide());
     narrow = n;
     Promise.resolve(step).then(room);
   }
@@ -130,7 +133,8 @@ class _BookRenderer(pio.base_renderers.MimetypeRenderer):
         jupyter = go.Figure(fig)
         if notes.get("provenance"):
             jupyter.update_layout(title_subtitle_text=notes["provenance"])
-        fig.update_layout(title_text="", meta=None, margin_t=60,
+        fig.update_layout(title=dict(text=title, font=dict(size=1, color="rgba(0,0,0,0)")),  # kept, not drawn
+                          meta=None, margin_t=60,
                           legend=dict(yref="container", y=1, yanchor="top", x=0, xanchor="left", orientation="h"))
         plot = fig.to_html(include_plotlyjs=False, full_html=False, div_id=div_id, auto_play=False,  # first step
                            config={"displaylogo": False, "responsive": True},
