@@ -5,7 +5,9 @@ Explained in: book/00_introduction.ipynb (how the figures are made).
 
 In the static book, plotly.js is served once per page from the book's own files (``_vendor/plotly.min.js``),
 so each figure is emitted as a small ``text/html`` snippet (no inlined plotly.js, no CDN) next to the usual
-``application/vnd.plotly.v1+json`` that JupyterLab draws. Colab keeps its own renderer. The template
+``application/vnd.plotly.v1+json`` that JupyterLab draws. The snippet is an HTML ``<figure>``: a short title, the
+plot (labelled for screen readers), and a ``<figcaption>`` with the detail and the provenance (data, profile,
+hardware) given to :func:`annotate_provenance`; on a phone its panels stack in one column. Colab keeps its own renderer. The template
 :data:`TEMPLATE` is set once by :func:`use_book_renderer` (called by ``wnlib.book.setup``).
 """
 from __future__ import annotations
@@ -39,7 +41,7 @@ html[data-theme=dark] figure.wnfig{background:#1c2128;color:#e6edf3;border-color
 html[data-theme=dark] figure.wnfig figcaption,html[data-theme=dark] figure.wnfig .wnfig-provenance{color:#b6c0ca}
 html[data-theme=dark] .wnfig .main-svg{background:transparent!important}
 html[data-theme=dark] .wnfig .main-svg rect.bg{fill:transparent!important}
-html[data-theme=dark] .wnfig :is(.xtick,.ytick,.annotation-text-g,.slider-container) text,
+html[data-theme=dark] .wnfig :is(g[class$=tick],.annotation-text-g,.slider-container) text,
 html[data-theme=dark] .wnfig :is(text.legendtext,text[class$=title]:not(.gtitle)){fill:#d8dee4!important}
 html[data-theme=dark] .wnfig :is(.gridlayer,.zerolinelayer) path{stroke:#3d444d!important}
 </style>"""
