@@ -37,8 +37,9 @@ PROBLEMS = """minPanel => {
       out.push(`${id}: the title overlaps the plot (and its toolbar)`);
     const svg = gd.querySelector('.main-svg').getBoundingClientRect(), fl = gd._fullLayout;
     gd.querySelectorAll('.main-svg text').forEach(t => {
-      if (t.closest('.hoverlayer') || t.classList.contains('gtitle') || !t.textContent.trim()) return;
-      if (!inside(t.getBoundingClientRect(), svg)) out.push(`${id}: canvas text '${t.textContent}' is cut`);
+      const r = t.getBoundingClientRect();
+      if (t.closest('.hoverlayer') || t.classList.contains('gtitle') || !t.textContent.trim() || !r.width) return;
+      if (!inside(r, svg)) out.push(`${id}: canvas text '${t.textContent}' is cut`);
     });
     const areas = Object.keys(fl).filter(k => /^xaxis\\d*$/.test(k)).map(k => {
       const x = fl[k], y = fl[x.anchor.replace('y', 'yaxis')];

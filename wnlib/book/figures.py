@@ -62,6 +62,7 @@ window.wnfigFit = window.wnfigFit || function (gd) {
   var distinct = function (k) { return new Set(cells.map(function (c) { return c[k]; })).size === cells.length; };
   var stackable = cells.length > 1 && distinct('x') && distinct('y');
   var top = Math.max.apply(null, cells.map(function (c) { return c.yd[1]; }));
+  var oneRow = cells.every(function (c) { return c.yd[1] === cells[0].yd[1]; });
   function stacked() {
     if (!stackable) return {'margin.l': 50, 'margin.r': 16};
     var n = cells.length, P = 230, G = 90, H = n * P + (n - 1) * G, u = {}, notes = [];
@@ -90,6 +91,15 @@ window.wnfigFit = window.wnfigFit || function (gd) {
     var m = L0.margin || {}, u = {'margin.l': m.l === undefined ? null : m.l, 'margin.r': m.r === undefined ? null : m.r};
     if (!stackable) return u;
     u.annotations = L0.annotations || []; u.height = L0.height || null;
+    if (oneRow) {  /* 100 px between panels: the next panel's tick labels and y title stay clear of this one */
+      var k = cells.length, gap = Math.min(0.3, 100 / gd._fullLayout._size.w), w = (1 - (k - 1) * gap) / k;
+      var at = function (x) { return cells.findIndex(function (c) { return x >= c.xd[0] && x <= c.xd[1]; }); };
+      u.annotations = u.annotations.map(function (a) {
+        var i = at(a.x);
+        return (a.xref || 'paper') === 'paper' && a.y >= top - 0.01 && i >= 0 ? Object.assign({}, a, {x: i * (w + gap) + w / 2}) : a;
+      });
+      cells.forEach(function (c, i) { u[c.x + '.domain'] = [i * (w + gap), i * (w + gap) + w]; });
+    }
     cells.forEach(function (c) {
       u[c.x + '.domain'] = c.xd; u[c.y + '.domain'] = c.yd;
       u[c.x + '.showticklabels'] = (L0[c.x] || {}).showticklabels === undefined ? null : L0[c.x].showticklabels;
@@ -104,7 +114,7 @@ window.wnfigFit = window.wnfigFit || function (gd) {
     return Promise.resolve(step).then(function () { gd.style.height = gd._fullLayout.height + 'px'; });
   }
   function fit() {
-    var n = gd.clientWidth < 600, step = n === narrow ? null : Plotly.relayout(gd, n ? stacked() : wide());
+    var n = gd.clientWidth < 600, step = n && narrow ? null : Plotly.relayout(gd, n ? stacked() : wide());
     narrow = n;
     Promise.resolve(step).then(room);
   }
