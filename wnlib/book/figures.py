@@ -47,10 +47,11 @@ html[data-theme=dark] .wnfig :is(.gridlayer,.zerolinelayer) path{stroke:#3d444d!
 </style>"""
 
 # Responsive panels: under 600 px, narrow side margins, and a figure with several panels stacks them in one
-# column (each panel full width, its facet labels above it); the top margin always fits the legend, which sits above the panels.
+# column (each panel full width, its facet labels above it); on wider screens panels in one row keep 100 px
+# between them and wrap into rows when narrower than 150 px; the top margin always fits the legend above them.
 _FIT_JS = """<script>
 window.wnfigFit = window.wnfigFit || function (gd) {
-  var L0 = JSON.parse(JSON.stringify(gd.layout)), cells = [], seen = {}, narrow = null;
+  var L0 = JSON.parse(JSON.stringify(gd.layout)), cells = [], seen = {};
   gd.data.forEach(function (t) {
     var x = t.xaxis || 'x', y = t.yaxis || 'y';
     if (!seen[x + y]) { seen[x + y] = 1; cells.push({x: 'xaxis' + x.slice(1), y: 'yaxis' + y.slice(1)}); }
@@ -63,10 +64,13 @@ window.wnfigFit = window.wnfigFit || function (gd) {
   var stackable = cells.length > 1 && distinct('x') && distinct('y');
   var top = Math.max.apply(null, cells.map(function (c) { return c.yd[1]; }));
   var oneRow = cells.every(function (c) { return c.yd[1] === cells[0].yd[1]; });
-  function stacked() {
-    if (!stackable) return {'margin.l': 50, 'margin.r': 16};
-    var n = cells.length, P = 230, G = 90, H = n * P + (n - 1) * G, u = {}, notes = [];
-    var labels = cells.map(function () { return []; });
+  function across(k) {  /* 100 px between panels: tick labels and y titles stay clear of the previous panel */
+    var gap = k > 1 ? Math.min(0.3, 100 / gd._fullLayout._size.w) : 0, w = (1 - (k - 1) * gap) / k;
+    return function (j) { return [j * (w + gap), j * (w + gap) + w]; };
+  }
+  function rows(k) {  /* the panels in rows of k, each row 230 px high; the facet labels above each panel */
+    var n = cells.length, R = Math.ceil(n / k), P = 230, G = 90, H = R * P + (R - 1) * G, col = across(k);
+    var u = {'margin.l': 50, 'margin.r': 16}, notes = [], labels = cells.map(function () { return []; });
     (L0.annotations || []).forEach(function (a) {
       var side = Math.abs(a.textangle || 0) === 90, hit = false;
       var facet = (a.xref || 'paper') === 'paper' && (a.yref || 'paper') === 'paper' && (side ? a.x > 0.9 : a.y >= top - 0.01);
@@ -78,31 +82,27 @@ window.wnfigFit = window.wnfigFit || function (gd) {
       if (!hit) notes.push(a);
     });
     cells.forEach(function (c, i) {
-      var t = 1 - i * (P + G) / H;
-      u[c.x + '.domain'] = [0, 1]; u[c.y + '.domain'] = [t - P / H, t]; u[c.x + '.showticklabels'] = true;
-      if (labels[i].length) notes.push({text: labels[i].join(' · '), xref: 'paper', yref: 'paper', x: 0,
+      var t = 1 - Math.floor(i / k) * (P + G) / H, x = col(i % k);
+      u[c.x + '.domain'] = x; u[c.y + '.domain'] = [t - P / H, t]; u[c.x + '.showticklabels'] = true;
+      if (labels[i].length) notes.push({text: labels[i].join(' · '), xref: 'paper', yref: 'paper', x: x[0],
         xanchor: 'left', y: t, yanchor: 'bottom', showarrow: false, font: {size: 13}});
     });
-    u.annotations = notes; u['margin.l'] = 50; u['margin.r'] = 16;  /* y titles push the left margin as needed */
+    u.annotations = notes;
     u.height = H + gd._fullLayout.margin.t + gd._fullLayout.margin.b;
     return u;
   }
-  function wide() {
+  function wide() {  /* the figure's own layout; panels in one row spaced as in across() */
     var m = L0.margin || {}, u = {'margin.l': m.l === undefined ? null : m.l, 'margin.r': m.r === undefined ? null : m.r};
     if (!stackable) return u;
     u.annotations = L0.annotations || []; u.height = L0.height || null;
-    if (oneRow) {  /* 100 px between panels: the next panel's tick labels and y title stay clear of this one */
-      var k = cells.length, gap = Math.min(0.3, 100 / gd._fullLayout._size.w), w = (1 - (k - 1) * gap) / k;
-      var at = function (x) { return cells.findIndex(function (c) { return x >= c.xd[0] && x <= c.xd[1]; }); };
-      u.annotations = u.annotations.map(function (a) {
-        var i = at(a.x);
-        return (a.xref || 'paper') === 'paper' && a.y >= top - 0.01 && i >= 0 ? Object.assign({}, a, {x: i * (w + gap) + w / 2}) : a;
-      });
-      cells.forEach(function (c, i) { u[c.x + '.domain'] = [i * (w + gap), i * (w + gap) + w]; });
-    }
-    cells.forEach(function (c) {
-      u[c.x + '.domain'] = c.xd; u[c.y + '.domain'] = c.yd;
+    var col = across(cells.length);
+    cells.forEach(function (c, i) {
+      u[c.x + '.domain'] = oneRow ? col(i) : c.xd; u[c.y + '.domain'] = c.yd;
       u[c.x + '.showticklabels'] = (L0[c.x] || {}).showticklabels === undefined ? null : L0[c.x].showticklabels;
+    });
+    if (oneRow) u.annotations = u.annotations.map(function (a) {
+      var i = cells.findIndex(function (c) { return a.x >= c.xd[0] && a.x <= c.xd[1]; });
+      return (a.xref || 'paper') === 'paper' && a.y >= top - 0.01 && i >= 0 ? Object.assign({}, a, {x: (col(i)[0] + col(i)[1]) / 2}) : a;
     });
     return u;
   }
@@ -113,10 +113,13 @@ window.wnfigFit = window.wnfigFit || function (gd) {
     var step = Math.abs(need - fl.margin.t) > 2 ? Plotly.relayout(gd, {'margin.t': need, height: fl.height + need - fl.margin.t}) : null;
     return Promise.resolve(step).then(function () { gd.style.height = gd._fullLayout.height + 'px'; });
   }
-  function fit() {
-    var n = gd.clientWidth < 600, step = n && narrow ? null : Plotly.relayout(gd, n ? stacked() : wide());
-    narrow = n;
-    Promise.resolve(step).then(room);
+  function fit() {  /* under 600 px one column; panels in one row wrap into rows when under 150 px wide */
+    var W = gd.clientWidth, n = cells.length, most = Math.floor((W - 66 + 100) / 250), k = 0;
+    if (stackable && W < 600) k = 1;
+    else if (stackable && oneRow && most < n) k = Math.ceil(n / Math.ceil(n / Math.max(most, 1)));
+    var u = k ? rows(k) : wide();
+    if (!stackable && W < 600) { u['margin.l'] = 50; u['margin.r'] = 16; }
+    Promise.resolve(Plotly.relayout(gd, u)).then(room);
   }
   fit();
   window.addEventListener('resize', function () { clearTimeout(gd._wnfigT); gd._wnfigT = setTimeout(fit, 200); });
@@ -267,7 +270,7 @@ def grid_history_figure(frame: pd.DataFrame, rows: dict[str, str], *, facet_col:
     long["quantity"] = long.variable.map(rows)
     order = {"quantity": list(rows.values()), facet_col: list(col_order)}
     fig = px.line(long, x=x, y="value", color=color, facet_col=facet_col, facet_row="quantity", markers=True,
-                  category_orders=order, facet_col_spacing=0.1, title=title)
+                  category_orders=order, facet_col_spacing=0.16, title=title)
     fig.for_each_annotation(lambda a: a.update(text=a.text.split("=", 1)[-1]))
     fig.update_yaxes(matches=None, showticklabels=True)
     for row, col in enumerate(reversed(list(rows)), start=1):  # plotly express: row 1 at the bottom
