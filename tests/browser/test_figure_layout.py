@@ -60,7 +60,8 @@ PROBLEMS = """minPanel => {
 
 
 def _figure_pages() -> list[str]:
-    return [c for c in _chapters() if (HTML / f"{c}.html").exists() and "plotly-graph-div" in (HTML / f"{c}.html").read_text()]
+    pages = [(c, HTML / f"{c}.html") for c in _chapters()]
+    return [c for c, page in pages if page.exists() and "plotly-graph-div" in page.read_text()]
 
 
 def _load(browser, url, size):

@@ -300,9 +300,9 @@ def certificate_figure(frames: dict[str, pd.DataFrame], title: str, provenance: 
     ``theta_t``, so the second factor is a yardstick, not a proved rate; the labels (legend and hover) say so.
     Explained in: book/03_optimization.ipynb."""
     long = pd.concat([fr.assign(run=name) for name, fr in frames.items()])
-    panels = {"alpha_hat": "α̂_t, measured (> 0: curvature certified at θ_t only)",
-              "observed": "observed L(t+1)/L(t), measured",
-              "predicted": "factor if the certificate held along the step (from measured α̂_t, β_t)"}
+    panels = {"alpha_hat": "α̂_t, measured (> 0: certified at θ_t)",   # short: one legend line on a phone
+              "observed": "L(t+1)/L(t), observed",
+              "predicted": "certificate's factor (measured α̂_t, β_t)"}
     melted = long.melt(id_vars=["step", "run"], value_vars=list(panels), var_name="quantity")
     melted["panel"] = np.where(melted.quantity == "alpha_hat", "certificate α̂_t", "loss factor per step")
     melted["quantity"] = melted.quantity.map(panels)
