@@ -1,7 +1,11 @@
 """The chapters' figure helpers: every panel's y axis is titled, and logarithmic exactly where asked."""
-import pandas as pd
+import re
 
-from wnlib.book.figures import _BookRenderer, grid_history_figure, history_figure, slider_figure
+import pandas as pd
+import pytest
+
+from wnlib.book.figures import (_BookRenderer, annotate_provenance, grid_history_figure, history_figure,
+                                slider_figure)
 
 FRAME = pd.DataFrame({"epoch": [0, 1, 0, 1], "run": ["a", "a", "b", "b"], "mode": ["x", "x", "y", "y"],
                       "loss": [1.0, 0.5, 2.0, 1.5], "hess": [4.0, 2.0, 0.4, 0.2]})
@@ -34,3 +38,82 @@ def test_slider_figures_do_not_play_on_load():
     assert len(bundle["application/vnd.plotly.v1+json"]["frames"]) == 2   # the slider's two steps
     html = bundle["text/html"]
     assert "Plotly.newPlot" in html and "Plotly.animate" not in html      # drawn at its first step, not played
+
+
+def _figure_html(fig):
+    from html.parser import HTMLParser
+
+    class Parts(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.stack, self.text, self.attrs = [], {}, {}
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            key = attrs.get("class", tag).split()[0] if tag in ("div", "span", "figure", "figcaption") else tag
+            self.stack.append(key)
+            self.attrs.setdefault(key, attrs)
+
+        def handle_endtag(self, tag):
+            self.stack.pop()
+
+        def handle_data(self, data):
+            for key in self.stack:
+                self.text[key] = self.text.get(key, "") + data
+
+    bundle = _BookRenderer().to_mimebundle(fig.to_dict())
+    parts = Parts()
+    parts.feed(bundle["text/html"])
+    return bundle, parts
+
+
+def test_figures_are_html_figures_with_title_caption_provenance_and_a_text_alternative():
+    fig = history_figure(FRAME, {"loss": "training loss"}, title="Short title", caption="width 8, depth 2",
+                         provenance="data: digits · profile: quick")
+    bundle, parts = _figure_html(fig)
+    assert parts.text["wnfig-title"] == "Short title"
+    assert parts.text["wnfig-caption"] == "width 8, depth 2"
+    assert parts.text["wnfig-provenance"] == "data: digits · profile: quick"
+    assert parts.text["figcaption"] == "width 8, depth 2data: digits · profile: quick"  # both under the plot
+    plot = parts.attrs["wnfig-plot"]
+    assert plot["role"] == "img"
+    assert plot["aria-label"] == "Short title. width 8, depth 2. data: digits · profile: quick"
+    html = bundle["text/html"]
+    assert html.index("wnfig-title") < html.index("Plotly.newPlot") < html.index("<figcaption>")
+    jupyter = bundle["application/vnd.plotly.v1+json"]["layout"]   # JupyterLab: provenance under the title
+    assert jupyter["title"]["text"] == "Short title"
+    assert jupyter["title"]["subtitle"]["text"] == "data: digits · profile: quick"
+
+
+def test_the_html_plot_draws_no_title_nor_provenance_inside_the_canvas():
+    fig = history_figure(FRAME, {"loss": "training loss"}, title="Short title", provenance="data: digits")
+    html = _BookRenderer().to_mimebundle(fig.to_dict())["text/html"]
+    start = html.index("Plotly.newPlot")
+    layout = html[start:]
+    assert '"rgba(0,0,0,0)"' in layout and '"size":1' in layout   # the title stays in the layout, not drawn
+    assert "subtitle" not in layout and '"meta"' not in layout
+
+
+def test_figure_ids_are_stable_and_differ_between_figures():
+    ids = [_BookRenderer().to_mimebundle(history_figure(FRAME, {c: c}, provenance="p").to_dict())["text/html"]
+           for c in ("loss", "loss", "hess")]
+    found = [re.search(r'id="(wnfig-[0-9a-f]{12})"', h).group(1) for h in ids]
+    assert found[0] == found[1] != found[2]
+
+
+def test_plotly_labels_render_their_markup_in_the_text_alternative():
+    fig = history_figure(FRAME, {"loss": "loss"}, title="‖∇²<sub>θ</sub> f‖₂ against width",
+                         provenance="data: a &amp; b")
+    _, parts = _figure_html(fig)
+    assert parts.attrs["wnfig-plot"]["aria-label"] == "‖∇²θ f‖₂ against width. data: a & b"
+
+
+def test_annotate_provenance_rejects_empty_or_non_text():
+    fig = history_figure(FRAME, {"loss": "loss"})
+    with pytest.raises(ValueError, match="text"):
+        annotate_provenance(fig, "  ")
+    with pytest.raises(ValueError, match="caption"):
+        annotate_provenance(fig, "data: digits", caption=3)
+    annotate_provenance(fig, "data: digits", caption="first")
+    annotate_provenance(fig, "data: digits, again")              # a later call keeps the caption
+    assert fig.layout.meta["wnlib"] == {"provenance": "data: digits, again", "caption": "first"}
