@@ -79,7 +79,7 @@ def build_pdf(html: Path, out: Path, chromium: str | None = None) -> Path:
                 title = print_page(browser, base, name, part)
                 start = len(writer.pages)
                 writer.append(str(part))
-                writer.add_outline_item(title, start)
+                writer.add_outline_item(title=title, page_number=start)
                 print(f"{name}: {len(writer.pages) - start} pages ({title})", file=sys.stderr)
             browser.close()
     finally:
