@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 JB     := $(VENV)/bin/jupyter-book
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with book/nbval-sanitize.cfg
 
-.PHONY: setup book test unit nbval reproduce-check build browser chromium notebooks install-cells data gpu-check bench clean
+.PHONY: setup book test unit nbval reproduce-check build browser chromium pdf notebooks install-cells data gpu-check bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ browser: chromium
 # headless Chromium for the browser checks: Debian's package (no browser download from anywhere else)
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+## make pdf: the built book as one PDF, _build/pdf/book.pdf (pages in table-of-contents order, printed by headless
+## Chromium with the book's print styles; offline). Builds the book first if _build/html is missing.
+pdf: setup chromium
+	@test -f _build/html/index.html || $(MAKE) build
+	$(PY) tools/book_pdf.py --html _build/html --out _build/pdf/book.pdf
 
 ## make notebooks: re-execute every chapter in place (quick profile) so the stored outputs are fresh
 notebooks: setup

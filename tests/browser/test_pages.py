@@ -4,7 +4,9 @@ Needs the built book (``make build``) and Chromium (``make browser`` installs De
 """
 import functools
 import http.server
+import importlib.util
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -130,4 +132,120 @@ def test_chapter_2_panels_read_as_log_log_have_log_axes(server, browser):
                 assert axis["ticks"], f"{fig['title']!r}: {axis['name']} has no tick labels"
             if axis["name"].startswith("y"):
                 assert axis["title"], f"{fig['title']!r}: {axis['name']} has no title"
+    page.close()
+
+
+def _pages() -> list[str]:
+    return _chapters() + ["genindex"]
+
+
+@pytest.mark.parametrize("chapter", _chapters())
+def test_plotly_js_only_on_pages_with_a_figure_and_deferred(chapter):
+    """plotly.js (4.8 MB) must not hold up the first paint: it is absent from pages without a figure, and
+    deferred where there is one; then every figure snippet waits for DOMContentLoaded (it runs after)."""
+    source = (HTML / f"{chapter}.html").read_text()
+    tags = [line for line in source.splitlines() if "plotly.min.js" in line and "<script" in line]
+    if 'class="plotly-graph-div"' not in source and "Plotly.newPlot" not in source:
+        assert tags == [], f"{chapter} has no figure but loads plotly.js"
+        return
+    assert len(tags) == 1 and "defer" in tags[0], f"{chapter}: plotly.js is not loaded once, deferred: {tags}"
+    head = source.split("</head>")[0]
+    assert "plotly.min.js" in head
+    # plotly's snippet as a page script (inside a widget's JSON state its quotes are escaped: not counted)
+    direct = len(re.findall(r'<script>\s*window\.PLOTLYENV[^<]*?getElementById\("', source))
+    assert direct == 0, f"{chapter}: {direct} figure snippets run before plotly.js"
+
+
+def test_plotly_js_is_served_hidden_from_require_js(browser):
+    """The served plotly.js is wrapped so that a UMD bundle binds its global even where require.js's ``define``
+    exists (widget pages load require.js before the deferred plotly.js runs)."""
+    spec = importlib.util.spec_from_file_location("wnbook", ROOT / "book" / "_ext" / "wnbook.py")
+    wnbook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(wnbook)
+    amd_proof = wnbook.amd_proof
+    umd = ("(function (root, factory) { if (typeof define === 'function' && define.amd) define([], factory);"
+           " else root.FakePlotly = factory(); })(self, function () { return {ok: 1}; });")
+    page = browser.new_page()
+    page.evaluate("window.define = function () { window.amdCalls = (window.amdCalls || 0) + 1; };"
+                  "window.define.amd = {};")
+    page.evaluate(umd)  # unwrapped: registers with the AMD loader, no global
+    assert page.evaluate("[typeof window.FakePlotly, window.amdCalls]") == ["undefined", 1]
+    page.evaluate(amd_proof(umd))
+    assert page.evaluate("[window.FakePlotly && window.FakePlotly.ok, window.amdCalls]") == [1, 1]
+    served = (HTML / "_static" / "plotly.min.js").read_text()
+    assert served.startswith("(function (define) {") and "window.Plotly" in served
+    page.close()
+
+
+def _overflowing_code(page, selector: str) -> list[str]:
+    return page.evaluate(f"""Array.from(document.querySelectorAll('{selector}'))
+        .filter(el => el.checkVisibility() && el.scrollWidth > el.clientWidth + 1)
+        .map(el => el.textContent.split('\\n').reduce((a, b) => a.length >= b.length ? a : b).slice(0, 80))""")
+
+
+CODE = ".cell_input .highlight pre, div[class*=\"highlight-\"]:not(.output) > .highlight > pre"
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+@pytest.mark.parametrize("chapter", [c for c in _chapters() if (ROOT / f"{c}.ipynb").exists()])
+def test_code_cells_wrap_instead_of_scrolling(server, browser, chapter, width):
+    """Long code lines wrap (no code cell scrolls sideways) at a desktop and a phone width; a wrapped line
+    continues indented, and copying a cell gives back its source unchanged."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(f"{server}/{chapter}.html", wait_until="load")
+    assert page.locator(".cell_input pre").count() >= 1
+    assert _overflowing_code(page, CODE) == [], f"{chapter} at {width}px: code cells scroll sideways"
+    same = page.evaluate("""Array.from(document.querySelectorAll('.cell_input pre'))
+        .filter(el => el.checkVisibility()).every(el => el.innerText.replace(/\\n+$/, '') === el.textContent.replace(/\\n+$/, ''))""")
+    assert same, f"{chapter}: a cell's text as copied differs from its source"
+    # a line that wraps: its second row starts further right than its first
+    hanging = page.evaluate("""(() => {
+        for (const line of document.querySelectorAll('.cell_input .wn-line')) {
+            const range = document.createRange(); range.selectNodeContents(line);
+            const rows = Array.from(range.getClientRects()).filter(r => r.width > 0);
+            const tops = [...new Set(rows.map(r => Math.round(r.top)))];
+            if (tops.length > 1) {
+                const first = Math.min(...rows.filter(r => Math.round(r.top) === tops[0]).map(r => r.left));
+                const second = Math.min(...rows.filter(r => Math.round(r.top) === tops[1]).map(r => r.left));
+                return [first, second];
+            }
+        }
+        return null; })()""")
+    if hanging is not None:
+        assert hanging[1] > hanging[0], f"{chapter}: a wrapped line continues at its own start {hanging}"
+    page.close()
+
+
+@pytest.mark.parametrize("chapter", _chapters())
+def test_printed_page_cuts_no_code_or_output(server, browser, chapter):
+    """With the print styles (A4 width), no code cell, output or code block is wider than the page."""
+    page = browser.new_page(viewport={"width": 700, "height": 1000})
+    page.emulate_media(media="print")
+    page.goto(f"{server}/{chapter}.html", wait_until="load")
+    selector = "pre, .cell_output, .output"
+    wide = _overflowing_code(page, selector)
+    assert wide == [], f"{chapter} printed: {len(wide)} blocks are cut at the margin: {wide[:3]}"
+    page.close()
+
+
+def test_index_lists_the_key_terms_and_every_page_links_to_it(server, browser):
+    """genindex.html is not empty: it lists the key terms, each a link to an existing page, and every page's
+    footer links to it."""
+    page = browser.new_page()
+    page.goto(f"{server}/genindex.html", wait_until="load")
+    entries = page.evaluate("""Array.from(document.querySelectorAll('.genindextable a'))
+        .map(a => [a.textContent.trim(), a.getAttribute('href')])""")
+    terms = " ".join(t for t, _ in entries)
+    for term in ("restricted strong convexity", "Rademacher complexity", "Hessian bound", "spectral norm"):
+        assert term in terms, f"the index has no entry {term!r}"
+    for _, href in entries:
+        target = (HTML / href.split("#")[0]).resolve()
+        assert target.exists(), f"index entry points to a missing page: {href}"
+        if "#" in href:
+            assert f'id="{href.split("#")[1]}"' in target.read_text(), f"index entry points to a missing anchor: {href}"
+    for chapter in _chapters():
+        page.goto(f"{server}/{chapter}.html", wait_until="load")
+        link = page.locator("footer a", has_text="Index")
+        assert link.count() >= 1, f"{chapter}: no link to the index in the footer"
+        assert link.first.get_attribute("href").endswith("genindex.html")
     page.close()
