@@ -196,9 +196,9 @@ def _precompute() -> _Precompute | None:
 
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-STATIC_NOTE = ("<p class='wn-explorer-static'><b>Live explorer.</b> It needs a running Python kernel: run this chapter "
-               "(the Colab button at the top of the page, or Jupyter) to use it. On this page, the slider figure above "
-               "is its kernel-free twin.</p>")
+STATIC_NOTE = ("<p class='wn-explorer-static'><b>Live explorer.</b> It needs a running Python kernel: open this "
+               "chapter in Colab (the rocket button at the top of the page) or in Jupyter to use it. On this page, the "
+               "slider figure on the same question works without one.</p>")
 
 
 class Explorer(W.VBox):
