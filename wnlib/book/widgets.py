@@ -235,7 +235,8 @@ def explorer(compute: Callable, controls: dict[str, W.ValueWidget], *, question:
     values and the neighbouring settings are computed in the background while the kernel is idle (see the
     module docstring), so ``compute`` must be a function of its arguments only. While a setting is computed,
     the explorer is busy: the controls are disabled, ``status`` says "computing width m = 64 …" and the old
-    figure is hidden, so a figure shown always belongs to the values its sliders show.
+    figure is hidden, so a figure shown always belongs to the values its sliders show. The returned box keeps
+    its parts as ``controls``, ``status`` and ``out`` (the output area).
     """
     out = W.Output()
     grid = {name: tuple(getattr(control, "_options_values", ()) or ()) or None
