@@ -4,8 +4,9 @@ For every chapter with an explorer (a code cell calling ``explorer(``): a copy o
 JupyterLab started on 127.0.0.1 with a random token (``bench/lab.py``, shared with ``bench/explorers.py``),
 all cells are run with JupyterLab's ``Run All Cells``, and then every control of the explorer is moved one
 step with the keyboard (and back): each move must redraw the explorer's plotly figure with other data, the
-move back must bring the first figure back, and neither the page nor any cell may show an error. The server
-is stopped at the end, also when a check fails. Needs no built book; needs Chromium (``make browser``).
+move back must bring the first figure back, the explorer must not stay busy (disabled controls), and neither
+the page nor any cell may show an error. The server is stopped at the end, also when a check fails. Needs no
+built book; needs Chromium (``make browser``).
 """
 import sys
 from pathlib import Path
@@ -57,6 +58,10 @@ def test_every_control_redraws_the_figure(lab, browser, notebook):
             assert chapter.controls()[i]["value"] == control["value"]
             assert back == first, f"{notebook.name}: {control['label']} moved back to {control['value']} " \
                                   "does not show the first figure again"
+            chapter.page.wait_for_function(  # the busy state (disabled controls, hidden figure) is cleared
+                "!document.querySelector('.wn-explorer').classList.contains('wn-explorer-busy')", timeout=10000)
+            assert chapter.page.locator(".wn-explorer .widget-slider input:disabled, "
+                                        ".wn-explorer .widget-slider .noUi-target[disabled]").count() == 0
         assert chapter.errors() == [], f"{notebook.name}: errors in the page or the notebook"
     finally:
         chapter.close()

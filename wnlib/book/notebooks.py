@@ -8,12 +8,19 @@ import os
 import re
 from pathlib import Path
 
-INSTALL_CELL = """# On Colab: install wnlib and the book's helpers (skipped by the book build and nbval).
-# The URL is set once, in _config.yml (repository.url): `make install-cells` copies it.
-import sys
+INSTALL_CELL = """# On Colab: fetch the book's repository (wnlib, and the stored results the chapters show) and install wnlib from it,
+# keeping Colab's own torch, plotly and ipywidgets. Anywhere else this cell does nothing: run the chapters in a
+# checkout set up with `make setup` (README). The URL is set once, in _config.yml (`make install-cells` copies it).
+import os, subprocess, sys
 if "google.colab" in sys.modules:
-    %pip install -q "wnlib[book] @ git+{url}"
+    BOOK_REPOSITORY = "{url}"
+    CLONE = os.path.abspath("wnlib-book")
+    if not os.path.isdir(CLONE):
+        subprocess.run(["git", "clone", "-q", "--depth", "1", BOOK_REPOSITORY, CLONE], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", CLONE + "[book]"], check=True)
+    os.environ["WNLIB_RESULTS"] = os.path.join(CLONE, "book", "results")
 """
+INSTALL_CELL_TAGS = ["hide-cell"]   # not skip-execution / nbval-skip: it runs everywhere (and does nothing off Colab)
 
 
 def repository_url(config: str | os.PathLike = "_config.yml") -> str:
@@ -25,12 +32,14 @@ def repository_url(config: str | os.PathLike = "_config.yml") -> str:
 
 
 def is_install_cell(cell: dict) -> bool:
-    return cell["cell_type"] == "code" and "google.colab" in "".join(cell["source"]) and \
-        "%pip install" in "".join(cell["source"])
+    """A chapter's Colab install cell (this version's or an older one)."""
+    source = "".join(cell["source"])
+    return cell["cell_type"] == "code" and "google.colab" in source and "pip" in source and "install" in source
 
 
 def install_cells(paths: list[str], url: str) -> list[str]:
-    """Write ``INSTALL_CELL`` with ``url`` into each notebook's install cell; return the notebooks changed."""
+    """Write ``INSTALL_CELL`` with ``url`` (and ``INSTALL_CELL_TAGS``) into each notebook's install cell; return
+    the notebooks changed."""
     changed = []
     for path in paths:
         nb = json.loads(Path(path).read_text())
@@ -38,28 +47,32 @@ def install_cells(paths: list[str], url: str) -> list[str]:
         if len(cells) != 1:
             raise ValueError(f"{path}: expected one Colab install cell, found {len(cells)}")
         text = INSTALL_CELL.format(url=url).rstrip("\n")
-        if "".join(cells[0]["source"]) != text:
+        if "".join(cells[0]["source"]) != text or cells[0]["metadata"].get("tags") != INSTALL_CELL_TAGS:
             cells[0]["source"] = text.splitlines(keepends=True)
+            cells[0]["metadata"]["tags"] = list(INSTALL_CELL_TAGS)
             Path(path).write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
             changed.append(path)
     return changed
 
 
 def run_notebook(path: str | os.PathLike, *, timeout: int = 1800):
-    """Execute the notebook at ``path`` with nbclient (kernel ``python3``, in the notebook's folder, widget state
-    stored) and return it; the file is not written. Raises on a failing cell."""
+    """Execute the notebook at ``path`` with nbclient (kernel ``python3``, in the notebook's folder) and return it;
+    the file is not written. Raises on a failing cell. No widget state is stored: the explorers need a kernel,
+    and a stored state would draw controls that move without redrawing anything (static pages, a reopened
+    notebook)."""
     import nbformat
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
+    nb.metadata.pop("widgets", None)   # an older run's widget state
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=False,
                             resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}})
     client.execute()
     return nb
 
 
 def execute(paths: list[str], *, timeout: int = 1800) -> None:
-    """Execute notebooks in place, storing outputs and widget state (``make notebooks``)."""
+    """Execute notebooks in place, storing their outputs (``make notebooks``)."""
     import nbformat
 
     for path in paths:

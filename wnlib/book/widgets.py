@@ -2,7 +2,9 @@
 
 Explained in: book/00_introduction.ipynb (reading the book). Each explorer comes with a question that tells the
 reader what to look for. Python callbacks need a kernel (Jupyter, Colab); the static pages pair every explorer
-with a kernel-free slider figure (:func:`wnlib.book.figures.slider_figure`).
+with a kernel-free slider figure (:func:`wnlib.book.figures.slider_figure`) and show, in the explorer's place, a
+note (:data:`STATIC_NOTE`) instead of controls that would move without redrawing anything. Works with ipywidgets
+7.7 (Colab's) and 8.
 
 A move should redraw in well under a second, while ``compute`` retrains or runs Lanczos (0.3 s to 5 s per
 setting on 2 CPU cores in the quick profile, more on a loaded machine). So every result is kept (one per
@@ -193,23 +195,59 @@ def _precompute() -> _Precompute | None:
     return _WORKER
 
 
-def explorer(compute: Callable, controls: dict[str, W.ValueWidget], *, question: str) -> W.VBox:
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+STATIC_NOTE = ("<p class='wn-explorer-static'><b>Live explorer.</b> It needs a running Python kernel: open this "
+               "chapter in Colab (the rocket button at the top of the page) or in Jupyter to use it. On this page, the "
+               "slider figure on the same question works without one.</p>")
+
+
+class Explorer(W.VBox):
+    """The explorer's box. Displayed, it offers the live widget and, for pages without a kernel, ``text/html``:
+    :data:`STATIC_NOTE` (Jupyter and Colab draw the widget; the book's HTML prefers the note, see ``_config.yml``)."""
+
+    if hasattr(W.VBox, "_repr_mimebundle_"):  # ipywidgets 8
+        def _repr_mimebundle_(self, **kwargs):
+            return {**super()._repr_mimebundle_(**kwargs), "text/html": STATIC_NOTE}
+    else:  # ipywidgets 7 displays a widget through _ipython_display_
+        def _ipython_display_(self, **kwargs):
+            display({"text/plain": repr(self)[:110], "text/html": STATIC_NOTE,
+                     WIDGET_VIEW: {"version_major": 2, "version_minor": 0, "model_id": self.model_id}}, raw=True)
+            self._handle_displayed(**kwargs)
+
+
+def display_data(obj) -> dict:
+    """``obj`` as one ``display_data`` output (what :class:`ipywidgets.Output` shows). Objects with
+    ``_repr_mimebundle_`` (plotly figures) give their bundle: their ``_ipython_display_`` would print elsewhere."""
+    if callable(getattr(obj, "_repr_mimebundle_", None)):
+        data, metadata = obj._repr_mimebundle_(), {}
+        if isinstance(data, tuple):
+            data, metadata = data
+    else:
+        from IPython.core.interactiveshell import InteractiveShell
+        data, metadata = InteractiveShell.instance().display_formatter.format(obj)
+    return {"output_type": "display_data", "data": data, "metadata": metadata}
+
+
+def explorer(compute: Callable, controls: dict[str, W.ValueWidget], *, question: str) -> Explorer:
     """A question, the ``controls`` and an output area showing ``compute(**values)`` (a plotly figure).
 
     Every change of a control redraws the figure in the same place. Results are kept per combination of
     values and the neighbouring settings are computed in the background while the kernel is idle (see the
-    module docstring), so ``compute`` must be a function of its arguments only.
+    module docstring), so ``compute`` must be a function of its arguments only. While a setting is computed,
+    the explorer is busy: the controls are disabled, ``status`` says "computing width m = 64 …" and the old
+    figure is hidden, so a figure shown always belongs to the values its sliders show. The returned box keeps
+    its parts as ``controls``, ``status`` and ``out`` (the output area).
     """
     out = W.Output()
     grid = {name: tuple(getattr(control, "_options_values", ()) or ()) or None
             for name, control in controls.items()}
     results = _Results(compute, grid)
     worker = _precompute()
-    header = W.HTML(f"<p><b>Question.</b> {question}</p>"
-                    "<p style='color:#666;font-size:90%'>(Live: needs a running kernel, e.g. on Colab. In the "
-                    "static page use the slider figure next to this one.)</p>")
-    box = W.VBox([header, W.HBox(list(controls.values())), out])
+    header = W.HTML(f"<p><b>Question.</b> {question}</p>")
+    status = W.HTML("")
+    box = Explorer([header, W.HBox(list(controls.values())), status, out])
     box.add_class("wn-explorer")
+    box.out, box.status, box.controls = out, status, controls
 
     def values_now() -> dict:
         return {name: control.value for name, control in controls.items()}
@@ -220,17 +258,34 @@ def explorer(compute: Callable, controls: dict[str, W.ValueWidget], *, question:
         ready = results.cached(values) and all(results.cached(v) for v in near)
         (box.add_class if ready else box.remove_class)("wn-explorer-ready")
 
+    def busy(values: dict | None) -> None:
+        """Show (``values``) or clear (None) the busy state."""
+        for control in controls.values():
+            control.disabled = values is not None
+        status.value = "" if values is None else "<p><i>computing " + ", ".join(
+            f"{controls[name].description} = {value}" for name, value in values.items()) + " …</i></p>"
+        out.layout.visibility = "hidden" if values is not None else "visible"
+        (box.add_class if values is not None else box.remove_class)("wn-explorer-busy")
+
     def redraw(_=None):
         values = values_now()
         box.remove_class("wn-explorer-ready")
+        if not results.cached(values):
+            busy(values)
         if worker is not None:
             with worker.wake:
                 worker.foreground += 1
         try:
-            with out:
-                out.clear_output(wait=True)
-                display(results.get(values))
+            try:
+                shown = display_data(results.get(values))
+            except Exception:
+                out.outputs = ()
+                with out:  # in a kernel the traceback shows in the output area; elsewhere it propagates
+                    raise
+            else:
+                out.outputs = (shown,)
         finally:
+            busy(None)
             if worker is not None:
                 with worker.wake:
                     worker.foreground -= 1
