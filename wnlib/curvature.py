@@ -173,6 +173,10 @@ class LanczosStep(NamedTuple):
     scale: float
     beta: float
 
+    def converged(self, tol: float) -> bool:
+        """:func:`lanczos`'s stopping rule: error bound ``<= tol * max|theta|``, or an invariant subspace."""
+        return self.scale == 0.0 or self.bound <= tol * self.scale or self.beta <= 1e-14 * self.scale
+
 
 def lanczos_steps(op, *, which: str = "LM", vectors: torch.dtype = torch.float64, seed: int = 0,
                   max_iter: int = 1000) -> Iterator[LanczosStep]:
@@ -232,9 +236,8 @@ def lanczos(op, *, which: str = "LM", tol: float = 1e-8, max_iter: int = 1000, s
     vectors = torch.float64 if tol < FLOAT32_VECTORS_TOL else op.dtype
     step = None
     for step in lanczos_steps(op, which=which, vectors=vectors, seed=seed, max_iter=max_iter):
-        k, value, bound, scale, beta = step
-        if scale == 0.0 or bound <= tol * scale or beta <= 1e-14 * scale:  # converged, or an invariant subspace
-            return LanczosResult(value, k, bound / scale if scale else 0.0)
+        if step.converged(tol):
+            return LanczosResult(step.value, step.matvecs, step.bound / step.scale if step.scale else 0.0)
     if step.matvecs == op.dim:  # the Krylov space is the whole space: T_k holds the spectrum
         return LanczosResult(step.value, step.matvecs, step.bound / step.scale)
     raise ArithmeticError(f"Lanczos did not reach tol={tol:g} in max_iter={max_iter} products (estimate "
