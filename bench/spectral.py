@@ -12,8 +12,15 @@ Side by side in one process, interleaved (A, B, C, A, B, C, ...), on the predict
 * ``curvlinops``: curvlinops' ``HessianLinearOperator`` and SciPy's ``eigsh(which="LM", k=1, tol=1e-6)``;
 * the reference: ARPACK (``method="arpack"``, ``tol=1e-12``) on a float64 copy of the network.
 
-Goals: wnlib's relative error <= 1e-6 in no more time than power iteration takes to its own answer, and at least
-2x faster than curvlinops + eigsh at equal or better accuracy.
+Then each method step by step (``Trace``): power iteration (to its 100 HVPs) and wnlib's Lanczos (with the vectors
+``lanczos`` picks for that tolerance: float32 from ``FLOAT32_VECTORS_TOL`` up, else float64), the relative error
+against the reference after every HVP, and for each ``eps`` in ``EPS`` the HVPs and median seconds (since the start,
+the operator or gradient graph built inside) to the first error ``<= eps``; also each method at its own stopping
+rule read off the same traces: power iteration at tol 1e-3, wnlib at tol 1e-3 and at tracking's 1e-4.
+
+Goals: wnlib's relative error <= 1e-6 in no more time than power iteration takes to its own answer; at least
+2x faster than curvlinops + eigsh at equal or better accuracy; no slower than power iteration to each error in
+``EPS``; at tol 1e-3 and at tracking's 1e-4, no slower than power iteration's own (tol 1e-3) stop.
 """
 from __future__ import annotations
 
