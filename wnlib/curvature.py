@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Callable, NamedTuple
+from typing import Callable, Iterator, NamedTuple
 
 import numpy as np
 import scipy.linalg
@@ -167,6 +167,59 @@ class LanczosResult(NamedTuple):
     error_estimate: float
 
 
+class LanczosStep(NamedTuple):
+    """One step of :func:`lanczos_steps`: the products so far, the estimate, its error bound, ``max|theta|``."""
+
+    matvecs: int
+    value: float
+    bound: float
+    scale: float
+    beta: float
+
+    def converged(self, tol: float) -> bool:
+        """:func:`lanczos`'s stopping rule: error bound ``<= tol * max|theta|``, or an invariant subspace."""
+        return self.scale == 0.0 or self.bound <= tol * self.scale or self.beta <= 1e-14 * self.scale
+
+
+def lanczos_steps(op, *, which: str = "LM", vectors: torch.dtype = torch.float64, seed: int = 0,
+                  max_iter: int = 1000) -> Iterator[LanczosStep]:
+    """The Lanczos recurrence of :func:`lanczos`, one :class:`LanczosStep` per product ``H q``, never stopping
+    by itself (at most ``min(max_iter, op.dim)`` steps; it ends early on an invariant subspace, ``beta = 0``).
+
+    ``vectors``: the dtype of the Lanczos vectors. ``value`` is the largest ``|theta|`` (``"LM"``) or largest
+    ``theta`` (``"LA"``) of ``T_k``; ``bound`` is the absolute error bound of the slower converged end.
+    """
+    _checks.choice("which", which, ("LM", "LA"))
+    gen = torch.Generator().manual_seed(seed)
+    q = torch.randn(op.dim, generator=gen, dtype=torch.float64).to(device=op.device, dtype=vectors)
+    q /= q.norm()
+    q_prev, beta = torch.zeros_like(q), 0.0
+    alphas, betas = [], []
+    for k in range(1, min(max_iter, op.dim) + 1):
+        w = op.matvec(q).to(vectors)
+        alpha = float((w * q).sum())  # torch's own reduction: MKL's dot wakes a second thread pool
+        w.sub_(q, alpha=alpha).sub_(q_prev, alpha=beta)  # in place: the vectors are as long as theta
+        beta = float(w.norm())
+        if not (math.isfinite(alpha) and math.isfinite(beta)):  # a NaN or inf in H q reaches both
+            raise FloatingPointError(_NON_FINITE_HESSIAN)
+        alphas.append(alpha)
+        theta, last = _ritz(alphas, betas)
+        value = float(max(-theta[0], theta[-1]) if which == "LM" else theta[-1])
+        ends = (0, len(theta) - 1) if which == "LM" else (len(theta) - 1,)
+        bound = max(_ritz_error(theta, beta * abs(last[j]), j) for j in ends)
+        yield LanczosStep(k, value, bound, float(np.abs(theta).max()), beta)
+        if beta == 0.0:
+            return
+        betas.append(beta)
+        q_prev, q = q, w.div_(beta)
+
+
+def _ritz(alphas: list, betas: list) -> tuple[np.ndarray, np.ndarray]:
+    """Ritz values of ``T_k`` (ascending) and the last component of each eigenvector."""
+    theta, s = scipy.linalg.eigh_tridiagonal(np.array(alphas), np.array(betas))
+    return theta, s[-1]
+
+
 def lanczos(op, *, which: str = "LM", tol: float = 1e-8, max_iter: int = 1000, seed: int = 0) -> LanczosResult:
     """Largest ``|lambda|`` (``which="LM"``) or largest ``lambda`` (``"LA"``) of a symmetric operator by Lanczos.
 
@@ -183,34 +236,15 @@ def lanczos(op, *, which: str = "LM", tol: float = 1e-8, max_iter: int = 1000, s
     """
     _checks.choice("which", which, ("LM", "LA"))
     tol = max(tol, 4 * np.finfo(np.float64).eps)  # tol=0: to float64 machine precision
-    gen = torch.Generator().manual_seed(seed)
     vectors = torch.float64 if tol < FLOAT32_VECTORS_TOL else op.dtype
-    q = torch.randn(op.dim, generator=gen, dtype=torch.float64).to(device=op.device, dtype=vectors)
-    q /= q.norm()
-    q_prev, beta = torch.zeros_like(q), 0.0
-    alphas, betas = [], []
-    value = bound = math.inf
-    for k in range(1, min(max_iter, op.dim) + 1):
-        w = op.matvec(q).to(vectors)
-        alpha = float(torch.dot(w, q))
-        w.sub_(q, alpha=alpha).sub_(q_prev, alpha=beta)  # in place: the vectors are as long as theta
-        beta = float(w.norm())
-        if not (math.isfinite(alpha) and math.isfinite(beta)):  # a NaN or inf in H q reaches both
-            raise FloatingPointError(_NON_FINITE_HESSIAN)
-        alphas.append(alpha)
-        theta, s = scipy.linalg.eigh_tridiagonal(np.array(alphas), np.array(betas))
-        value = float(max(-theta[0], theta[-1]) if which == "LM" else theta[-1])
-        scale = float(np.abs(theta).max())
-        ends = (0, len(theta) - 1) if which == "LM" else (len(theta) - 1,)
-        bound = max(_ritz_error(theta, beta * abs(s[-1, j]), j) for j in ends)
-        if scale == 0.0 or bound <= tol * scale or beta <= 1e-14 * scale:  # converged, or an invariant subspace
-            return LanczosResult(value, k, bound / scale if scale else 0.0)
-        betas.append(beta)
-        q_prev, q = q, w.div_(beta)
-    if k == op.dim:  # the Krylov space is the whole space: T_k holds the spectrum
-        return LanczosResult(value, k, bound / scale)
-    raise ArithmeticError(f"Lanczos did not reach tol={tol:g} in max_iter={max_iter} products (estimate {value:.8g}, "
-                          f"relative error bound {bound / scale:.1e}): raise max_iter or tol")
+    step = None
+    for step in lanczos_steps(op, which=which, vectors=vectors, seed=seed, max_iter=max_iter):
+        if step.converged(tol):
+            return LanczosResult(step.value, step.matvecs, step.bound / step.scale if step.scale else 0.0)
+    if step.matvecs == op.dim:  # the Krylov space is the whole space: T_k holds the spectrum
+        return LanczosResult(step.value, step.matvecs, step.bound / step.scale)
+    raise ArithmeticError(f"Lanczos did not reach tol={tol:g} in max_iter={max_iter} products (estimate "
+                          f"{step.value:.8g}, relative error bound {step.bound / step.scale:.1e}): raise max_iter or tol")
 
 
 def _ritz_error(theta: np.ndarray, residual: float, j: int) -> float:
