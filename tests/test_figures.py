@@ -76,7 +76,7 @@ def test_figures_are_html_figures_with_title_caption_provenance_and_a_text_alter
     assert parts.text["wnfig-provenance"] == "data: digits · profile: quick"
     assert parts.text["figcaption"] == "width 8, depth 2data: digits · profile: quick"  # both under the plot
     plot = parts.attrs["wnfig-plot"]
-    assert plot["role"] == "img"
+    assert plot["role"] == "group"   # a labelled group: "img" may not hold the plot's buttons and slider (axe: nested-interactive)
     assert plot["aria-label"] == "Short title. width 8, depth 2. data: digits · profile: quick"
     html = bundle["text/html"]
     assert html.index("wnfig-title") < html.index("Plotly.newPlot") < html.index("<figcaption>")

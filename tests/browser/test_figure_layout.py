@@ -26,7 +26,7 @@ PROBLEMS = """minPanel => {
     if (box.right > Math.min(window.innerWidth, content.right) + 1) out.push(`${id}: figure wider than the page`);
     const cap = fig.querySelector('figcaption'), prov = fig.querySelector('figcaption .wnfig-provenance');
     if (!cap || !prov || !prov.textContent.trim()) out.push(`${id}: no caption with provenance`);
-    const plot = fig.querySelector('[role=img]');
+    const plot = fig.querySelector('.wnfig-plot[role=group]');
     if (!plot || !(plot.getAttribute('aria-label') || '').trim()) out.push(`${id}: no text alternative`);
     fig.querySelectorAll('.wnfig-title, figcaption, figcaption span').forEach(el => {
       if (el.scrollWidth > el.clientWidth + 1 || !inside(el.getBoundingClientRect(), box))

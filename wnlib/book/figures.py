@@ -161,7 +161,7 @@ class _BookRenderer(pio.base_renderers.MimetypeRenderer):
                                                           notes.get("provenance", "")) if t), quote=True)
         snippet = (f'{_CSS}{_FIT_JS}<figure class="wnfig" id="{div_id}-figure">'
                    + (f'<div class="wnfig-title">{title}</div>' if title else "")
-                   + f'<div class="wnfig-plot" role="img" aria-label="{label or "plot"}">{plot}</div>'
+                   + f'<div class="wnfig-plot" role="group" aria-label="{label or "plot"}">{plot}</div>'
                    + (f"<figcaption>{caption}</figcaption>" if caption else "") + "</figure>")
         return {"application/vnd.plotly.v1+json": jupyter.to_plotly_json(), "text/html": snippet}
 
