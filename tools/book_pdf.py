@@ -33,7 +33,7 @@ def toc_pages(toc: Path = ROOT / "_toc.yml") -> list[str]:
     return pages
 
 
-def _serve(directory: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
+def serve(directory: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args):
             pass
@@ -69,7 +69,7 @@ def build_pdf(html: Path, out: Path, chromium: str | None = None) -> Path:
     chromium = chromium or shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         raise FileNotFoundError("no Chromium on the PATH: `make chromium` installs Debian's package")
-    httpd, base = _serve(html)
+    httpd, base = serve(html)
     writer = PdfWriter()
     try:
         with sync_playwright() as p, tempfile.TemporaryDirectory() as tmp:

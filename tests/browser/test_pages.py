@@ -2,17 +2,16 @@
 
 Needs the built book (``make build``) and Chromium (``make browser`` installs Debian's package when missing).
 """
-import functools
-import http.server
 import importlib.util
 import os
 import re
-import threading
 import time
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tools.book_pdf import serve  # noqa: E402  (the repository root is on sys.path: conftest.py)
 
 ROOT = Path(os.environ.get("BOOK_ROOT", Path(__file__).resolve().parents[2]))
 HTML = ROOT / "_build" / "html"
@@ -33,14 +32,8 @@ def _chapters() -> list[str]:
 def server():
     if not (HTML / "index.html").exists():
         pytest.fail(f"the book is not built: {HTML} is missing (run `make build` first)")
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    handler = functools.partial(Quiet, directory=str(HTML))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd, base = serve(HTML)
+    yield base
     httpd.shutdown()
 
 
