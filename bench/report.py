@@ -80,3 +80,31 @@ def save(rows: list[Row], path: Path, *, hardware: str, quick: bool, threads: in
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=1) + "\n")
+
+
+def load(path: Path) -> tuple[list[Row], dict]:
+    """The rows of a saved table and its header (hardware, torch, dates, threads)."""
+    payload = json.loads(Path(path).read_text())
+    return [Row(**r) for r in payload.pop("rows")], payload
+
+
+def goal_rows(rows: list[Row]) -> list[Row]:
+    """The rows that carry a target: what the README's goal table shows."""
+    return [r for r in rows if r.target]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bench.report [--goals] [FILE]``: print a saved table (default ``bench/results/latest.json``)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bench.report", description=main.__doc__.split(": ", 1)[1])
+    parser.add_argument("file", nargs="?", type=Path, default=Path(__file__).parent / "results" / "latest.json")
+    parser.add_argument("--goals", action="store_true", help="only the rows with a target")
+    args = parser.parse_args(argv)
+    rows, _ = load(args.file)
+    print(format_table(goal_rows(rows) if args.goals else rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

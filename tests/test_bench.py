@@ -117,3 +117,14 @@ def test_spectral_error_bookkeeping_recomputed_independently(spectral_rows):
     shares = [r for r in rows if r.metric == "share" and "to error" in r.case]
     assert len(shares) == len(spectral.EPS) and all(0 <= r.value <= 1 for r in shares)
 
+
+
+def test_readme_goal_table_is_the_saved_run():
+    """README's table of goal rows is ``python -m bench.report --goals`` of bench/results/latest.json, verbatim:
+    the README cannot quote numbers from another run."""
+    from bench.report import format_table, goal_rows, load
+
+    rows, _ = load(ROOT / "bench" / "results" / "latest.json")
+    table = format_table(goal_rows(rows))
+    assert goal_rows(rows) and all(r.target for r in goal_rows(rows))
+    assert table in (ROOT / "README.md").read_text(), "README's goal table differs from bench/results/latest.json"
