@@ -51,15 +51,20 @@ def to_text(notebook: str | Path) -> bool:
     """Notebook -> text file: write the notebook's inputs to its text file; True if the file changed."""
     text, fmt = text_file(notebook)
     new = jupytext.writes(nbformat.read(notebook, as_version=4), fmt=fmt, config=_config(notebook))
-    if text.exists() and text.read_text() == new:
+    if text.exists() and text.read_text(encoding="utf-8") == new:
         return False
     text.parent.mkdir(parents=True, exist_ok=True)
-    text.write_text(new)
+    text.write_text(new, encoding="utf-8")
     return True
 
 
+def _lines(source: str) -> list[str]:
+    """A cell's lines without blank lines at its ends (the text format does not keep them)."""
+    return source.strip("\n").splitlines()
+
+
 def _same_source(a: str, b: str) -> bool:
-    return a.strip("\n") == b.strip("\n")
+    return _lines(a) == _lines(b)
 
 
 def to_notebook(notebook: str | Path) -> bool:
@@ -77,7 +82,7 @@ def to_notebook(notebook: str | Path) -> bool:
     if new == old:
         return False
     # the chapters' stored form (json.dumps with indent 1, unescaped UTF-8, sources as lists of lines): keys sorted
-    Path(notebook).write_text(nbformat.writes(new) + "\n")
+    Path(notebook).write_text(nbformat.writes(new) + "\n", encoding="utf-8")
     return True
 
 
@@ -98,8 +103,8 @@ def first_difference(notebook: str | Path) -> str | None:
         if a.cell_type != b.cell_type:
             return f"{where} {_describe(i, a)}: a {a.cell_type} cell in the notebook, {b.cell_type} in the text"
         if not _same_source(a.source, b.source):
-            line = next(j for j, (x, y) in enumerate(zip(a.source.strip("\n").splitlines() + [""],
-                                                         b.source.strip("\n").splitlines() + [""])) if x != y)
+            x, y = _lines(a.source), _lines(b.source)
+            line = next((j for j, pair in enumerate(zip(x, y)) if pair[0] != pair[1]), min(len(x), len(y)))
             return f"{where} {_describe(i, a)}: its source, from its line {line + 1}"
         if a.metadata.get("tags", []) != b.metadata.get("tags", []):
             return (f"{where} {_describe(i, a)}: tags {a.metadata.get('tags', [])} in the notebook, "
@@ -118,7 +123,7 @@ def orphans(book: Path = BOOK) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     sync = commands.add_parser("sync", help="write one file of each pair from the other (--to says which)")
@@ -129,6 +134,11 @@ def main(argv: list[str] | None = None) -> int:
         command.add_argument("notebooks", nargs="*", help="the .ipynb files (default: every book/*.ipynb)")
     args = parser.parse_args(argv)
     notebooks = args.notebooks or sorted(os.path.relpath(p) for p in BOOK.glob("*.ipynb"))
+    for notebook in notebooks:
+        try:
+            text_file(notebook)
+        except (ValueError, FileNotFoundError) as error:
+            parser.error(str(error))
     if args.command == "sync":
         write = to_text if args.to == "text" else to_notebook
         for notebook in notebooks:
