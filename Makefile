@@ -7,6 +7,7 @@ JB     := $(VENV)/bin/jupyter-book
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with book/nbval-sanitize.cfg
 
 .PHONY: setup book test unit nbval reproduce-check build browser chromium pdf notebooks install-cells data gpu-check bench clean
+.PHONY: pairs lint
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,7 +29,18 @@ build:
 	$(JB) build -W -n --keep-going .
 
 ## make test: set up, then unit tests, nbval on every notebook, the book build, and the browser checks
-test: setup unit nbval reproduce-check build browser
+test: setup lint unit nbval reproduce-check build browser
+
+## make lint: wnlib's lines at 88 columns and its formatting ([tool.ruff] in pyproject.toml); fix with
+## `ruff format wnlib` (then shorten the comments and strings it reports)
+lint: setup
+	$(PY) -m ruff check wnlib
+	$(PY) -m ruff format --check wnlib
+
+## make pairs: notebook -> text file: rewrite each book/text/NAME.md from book/NAME.ipynb (the other direction,
+## after editing a text file: python tools/notebook_pairs.py sync --to notebook). make unit checks the pairs agree.
+pairs: setup
+	$(PY) tools/notebook_pairs.py sync --to text
 
 unit:
 	$(PY) -m pytest -q tests --ignore=tests/browser; rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ]
