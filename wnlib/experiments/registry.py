@@ -72,7 +72,8 @@ def _paper(profile, base):
     if profile.small:
         return grid(base.replace(track_every=5, hessian_inputs=1, **every), width=[64, 128], init_scale=[0.5, 5.0])
     # both readings of the record's lost symbols: uniform bound c/sqrt(m) or c*sqrt(m)
-    return grid(base.replace(**every), width=[512, 1024], init_scale=[0.5, 5.0], init_mode=["c/sqrt(m)", "c*sqrt(m)"])
+    return grid(base.replace(**every), width=[512, 1024], init_scale=[0.5, 5.0],
+                init_mode=["c/sqrt(m)", "c*sqrt(m)"])
 
 
 def _width(profile, base):
