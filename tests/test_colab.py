@@ -115,4 +115,4 @@ def test_a_chapter_runs_unchanged_in_a_colab_like_environment(tmp_path, monkeypa
     assert not errors
     shown = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
     assert "not stored yet" not in shown, "chapter 5 did not find the stored Fashion-MNIST results"
-    assert "paper (full profile)" in shown   # the Fashion-MNIST section's line, as on the page
+    assert "paper (cpu profile)" in shown   # the Fashion-MNIST section's line, as on the page

@@ -11,14 +11,19 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import torch
+
 from wnlib import experiments
-from wnlib.experiments.cli import main
+from wnlib.data import load_dataset
+from wnlib.experiments import cli, runner
+from wnlib.experiments.cli import main, read_sweep_file
 from wnlib.book.results import book_results, produced_by
 from wnlib.experiments import EXPERIMENTS, RunConfig, run, sweep
 from wnlib.experiments.runner import SLEEP_ENV
 from wnlib.experiments.store import CorruptFileWarning, Store
 
-BOOK_RESULTS = Path(__file__).resolve().parent.parent / "book" / "results"
+REPOSITORY = Path(__file__).resolve().parent.parent
+BOOK_RESULTS = REPOSITORY / "book" / "results"
 TINY = RunConfig(width=8, depth=1, epochs=4, n_train=200, momentum=0.9, track=("loss", "accuracy", "rho_min"))
 
 
@@ -30,17 +35,24 @@ def _cli(*args, env=None, **kwargs):
 
 # ---- command line ----------------------------------------------------------------------------------------
 
-def test_help_lists_experiments(capsys):
+@pytest.mark.parametrize("argv", [["--help"], ["reproduce", "--help"]])
+def test_help_lists_experiments_and_profiles(capsys, argv):
     with pytest.raises(SystemExit) as exit_info:
-        main(["--help"])
+        main(argv)
     assert exit_info.value.code == 0
-    out = capsys.readouterr().out
-    assert all(name in out for name in EXPERIMENTS) and "reproduce" in out and "sweep" in out
+    out = " ".join(capsys.readouterr().out.split())
+    assert all(name in out for name in EXPERIMENTS) and "reproduce" in out
+    assert "sweep" in out or argv[0] == "reproduce"
+    for name, text in experiments.registry.describe_profiles().items():
+        assert f"{name} {text}" in out
+    lines = experiments.registry.describe_profiles()
+    assert "8 epochs instead of 100" in lines["cpu"] and lines["cpu"].endswith("data: fashion-mnist")
+    assert lines["full"].endswith("data: mnist and cifar10 (paper; the other experiments: mnist)")
 
 
 @pytest.mark.parametrize("argv, names", [
     (["reproduce", "nope"], ["EXPERIMENT", "paper", "width"]),
-    (["reproduce", "width", "--profile", "medium"], ["--profile", "quick", "full"]),
+    (["reproduce", "width", "--profile", "medium"], ["--profile", "quick", "cpu", "full"]),
     (["reproduce", "width", "--dataset", "imagenet"], ["--dataset", "digits", "mnist"]),
     (["reproduce", "width", "--workers", "0"], ["--workers", "int > 0"]),
     (["sweep", "/no/such/file.json"], ["CONFIG_FILE", "no such file"]),
@@ -80,6 +92,95 @@ def test_configs_follow_the_paper():
     with pytest.raises(ValueError, match="RunConfig field must be one of"):
         RunConfig.from_dict({"widht": 3})
     assert TINY.key == RunConfig.from_dict(TINY.to_dict()).key != TINY.replace(seed=1).key
+
+
+def test_a_profile_runs_exactly_the_dataset_asked_for():
+    """--dataset replaces the data and nothing else: full is the full protocol (100 epochs, the Hessian norm at 4
+    inputs) on any dataset, cpu the same with 8 epochs and one input; without it, the profile's datasets."""
+    for name in EXPERIMENTS:
+        for profile in experiments.PROFILES:
+            for dataset in ("digits", "mnist", "fashion-mnist", "cifar10"):
+                cs = experiments.configs(name, profile, dataset=dataset)
+                assert {c.dataset for c in cs} == {dataset}, (name, profile, dataset)
+                if name == "n":  # the sample sizes depend on the size of the training set
+                    continue
+                on_mnist = experiments.configs(name, profile, dataset="mnist")
+                assert [c.replace(dataset="mnist") for c in cs] == on_mnist
+    assert {c.dataset for c in experiments.configs("paper", "full")} == {"mnist", "cifar10"}
+    assert {c.dataset for c in experiments.configs("width", "full")} == {"mnist"}
+    assert {c.dataset for c in experiments.configs("paper", "cpu")} == {"fashion-mnist"}
+    full = experiments.configs("paper", "full", dataset="fashion-mnist")
+    cpu = experiments.configs("paper", "cpu", dataset="fashion-mnist")
+    assert {(c.epochs, c.hessian_inputs) for c in full} == {(100, 4)} and len(full) == 8
+    assert {(c.epochs, c.hessian_inputs) for c in cpu} == {(8, 1)}
+    assert [c.replace(epochs=8, hessian_inputs=1) for c in full] == cpu
+    with pytest.raises(ValueError, match="dataset must be one of"):
+        experiments.configs("paper", "full", dataset="imagenet")
+    with pytest.raises(ValueError, match="profile must be one of 'quick', 'cpu', 'full'"):
+        experiments.configs("paper", "gpu")
+
+
+@pytest.mark.parametrize("argv, datasets, epochs", [
+    (["--profile", "full", "--dataset", "mnist"], {"mnist"}, {100}),
+    (["--profile", "full", "--dataset", "fashion-mnist"], {"fashion-mnist"}, {100}),
+    (["--profile", "full"], {"mnist", "cifar10"}, {100}),
+    (["--profile", "cpu"], {"fashion-mnist"}, {8}),
+    (["--profile", "cpu", "--dataset", "mnist"], {"mnist"}, {8}),
+    ([], {"digits"}, {30}),
+])
+def test_the_command_line_runs_exactly_the_dataset_asked_for(tmp_path, monkeypatch, argv, datasets, epochs):
+    ran = []
+
+    def record(configs, **_):
+        ran.extend(configs)
+        return pd.DataFrame(), []
+
+    monkeypatch.setattr(cli, "sweep", record)
+    assert main(["reproduce", "paper", *argv, "--out", str(tmp_path)]) == 0
+    assert {c.dataset for c in ran} == datasets and {c.epochs for c in ran} == epochs
+
+
+def test_cpu_profile_is_the_stored_fashion_mnist_runs():
+    """Chapter 5 finds every stored Fashion-MNIST run: the 8-epoch ones are the cpu profile's paper runs (same
+    keys), the others those of the 100-epoch sweep file."""
+    stored = {}
+    for meta in BOOK_RESULTS.glob("runs/*/meta.json"):
+        config = json.loads(meta.read_text())["config"]
+        if config["dataset"] == "fashion-mnist":
+            stored[meta.parent.name] = config["epochs"]
+    cpu = {c.key for c in experiments.configs("paper", "cpu")}
+    long, _ = read_sweep_file(REPOSITORY / "sweeps" / "fashion_mnist_100_epochs.json")
+    assert cpu == {key for key, epochs in stored.items() if epochs == 8} and len(cpu) == 8
+    assert {c.key for c in long} == {key for key, epochs in stored.items() if epochs == 100} and len(long) == 4
+    from wnlib.book.results import stored_results
+    assert stored_results("paper", "cpu", out=BOOK_RESULTS) is not None
+
+
+# ---- data loaded once per process ------------------------------------------------------------------------
+
+def test_a_sweep_loads_its_data_once_and_training_does_not_change_it(tmp_path, monkeypatch):
+    loads = []
+
+    def counting(*args, **kwargs):
+        loads.append(args)
+        return load_dataset(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "load_dataset", counting)
+    runner._data.cache_clear()
+    config = TINY.replace(epochs=2, weight_decay=1e-3, track=("loss", "accuracy", "rho_min", "gbar_sq", "hessian"),
+                          hessian_inputs=1, device="cpu")
+    same_data = [config.replace(seed=s, width=w) for s in (0, 1) for w in (8, 16)]
+    sweep(same_data, out=tmp_path, max_workers=1, progress=False)
+    assert len(loads) == 1
+    cached = runner._data(config.dataset, config.n_train, config.n_test, config.normalize, config.data_seed, "cpu",
+                          torch.float32)
+    assert len(loads) == 1
+    fresh = config.load_data("cpu")
+    for split in ("x_train", "y_train", "x_test", "y_test"):
+        assert torch.equal(getattr(cached, split), getattr(fresh, split)), split
+    sweep([config.replace(n_train=100), config.replace(n_train=100, seed=3)], out=tmp_path, max_workers=1,
+          progress=False)
+    assert len(loads) == 2
 
 
 # ---- resume, corruption, executors -----------------------------------------------------------------------
@@ -172,8 +273,9 @@ def test_book_results_never_starts_a_full_run():
     """With no full-profile results stored, a chapter in the full profile shows the committed quick results."""
     table, meta = book_results("width", "full", out=Path(__file__).resolve().parents[1] / "book" / "results")
     assert meta["profile"] == "quick" and len(table) > 0
-    with pytest.raises(ValueError, match="profile must be one of 'quick', 'full'"):
-        book_results("width", "gpu")
+    for profile in ("gpu", "cpu"):  # the cpu profile is the command line's, not a chapter's
+        with pytest.raises(ValueError, match="profile must be one of 'quick', 'full'"):
+            book_results("width", profile)
 
 
 def test_default_results_dir_is_the_books_in_a_checkout(monkeypatch):

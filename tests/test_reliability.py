@@ -321,6 +321,37 @@ def test_a_checkpoint_with_impossible_progress_is_not_resumed(tmp_path, damage, 
     pd.testing.assert_frame_equal(result, run(TINY, tmp_path / "ref")[0], check_exact=True)
 
 
+@pytest.mark.parametrize("damage, why", [
+    ("buffer shape", r"a momentum buffer has shape \(2, 2\), its parameter"),
+    ("one parameter fewer", "its optimizer state names parameters"),
+    ("two groups", "not have exactly one parameter group"),
+    ("unknown parameter", "a parameter 99 that its group does not name"),
+])
+def test_a_checkpoint_whose_optimizer_state_does_not_fit_is_not_resumed(tmp_path, monkeypatch, damage, why):
+    """The optimizer state is checked as data against the model's parameters: no optimizer is built for it."""
+    from wnlib.experiments.runner import _resumable
+
+    state = _checkpoint_of(TINY, tmp_path)
+    monkeypatch.setattr(torch.optim, "SGD", None)  # the check must not build one
+    assert _resumable(state, TINY, TINY.build_model(64, 10)) is None
+    saved = state["train"]["optimizer"]
+    if damage == "buffer shape":
+        saved["state"][0]["momentum_buffer"] = torch.zeros(2, 2)
+    elif damage == "one parameter fewer":
+        saved["param_groups"][0]["params"] = saved["param_groups"][0]["params"][:-1]
+    elif damage == "two groups":
+        saved["param_groups"].append(dict(saved["param_groups"][0]))
+    else:
+        saved["state"][99] = saved["state"][0]
+    assert _resumable(state, TINY, TINY.build_model(64, 10)) is not None
+    monkeypatch.undo()
+    Store(tmp_path).save_checkpoint(TINY.key, state)
+    with pytest.warns(CorruptFileWarning, match=why):
+        result, meta = run(TINY, tmp_path)
+    assert meta["resumed_from_epoch"] == 0
+    pd.testing.assert_frame_equal(result, run(TINY, tmp_path / "ref")[0], check_exact=True)
+
+
 @pytest.mark.parametrize("link", ["run folder", "runs folder"])
 def test_a_symlinked_run_folder_is_refused_and_nothing_outside_is_touched(tmp_path, link):
     outside = tmp_path / "outside"

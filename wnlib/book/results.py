@@ -7,13 +7,14 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import _checks
-from ..experiments import PROFILES, Store, configs, default_results_dir, load_or_run
+from ..experiments import Store, configs, default_results_dir, load_or_run
+from .setup import PROFILES
 
 
 def stored_results(name: str, profile: str = "full", *, dataset: str | None = None,
                    out=None) -> tuple[pd.DataFrame, dict] | None:
     """The results of experiment ``name`` when every one of its runs is stored, else ``None``; never computes
-    (a full-profile run takes GPU hours; the CPU-sized Fashion-MNIST one, minutes)."""
+    (a full-profile run takes GPU hours; the ``cpu`` profile's, minutes)."""
     store = Store(out if out is not None else default_results_dir())
     if not all(store.is_done(c.key) for c in configs(name, profile, dataset=dataset)):
         return None

@@ -1,7 +1,7 @@
 """What every chapter does first: pick the execution profile, seed, threads, set the plotly renderer, say what runs.
 
-Explained in: book/00_introduction.ipynb (execution profiles). The profiles themselves (``quick``, ``full``)
-are defined once, in :mod:`wnlib.experiments.registry`; this module decides which one a chapter runs:
+Explained in: book/00_introduction.ipynb (execution profiles). The profiles themselves are defined once, in
+:mod:`wnlib.experiments.registry`; a chapter runs in ``quick`` or ``full``, and this module decides which one:
 ``$WNLIB_PROFILE`` if set, else ``full`` only when CUDA is present and the MNIST files are found, else ``quick``.
 ``$WNLIB_SEED`` (the chapter's base seed, default 0) and ``$WNLIB_THREADS`` (torch's CPU threads) rerun a chapter
 as another machine or another draw would: every claim a chapter asserts must hold under both
@@ -19,9 +19,12 @@ import torch
 
 from .. import _checks
 from ..data import dataset_available
-from ..experiments import PROFILES
 from ..hardware import describe, device
 from .figures import use_book_renderer
+
+PROFILES = ("quick", "full")
+"""The profiles a chapter runs in, two of :data:`wnlib.experiments.PROFILES` (chapter 5 only loads the stored runs
+of ``cpu``)."""
 
 
 def profile() -> str:

@@ -9,9 +9,11 @@ from .. import _extras
 _extras.require("pandas", "experiments", "wnlib.experiments")
 
 from .config import MODELS, RunConfig, default_results_dir  # noqa: E402
-from .registry import EXPERIMENTS, PROFILES, TRAIN_SIZES, Experiment, configs, grid  # noqa: E402
+from .registry import (EXPERIMENTS, PROFILES, TRAIN_SIZES, Experiment, Profile, configs,  # noqa: E402
+                       default_datasets, grid)
 from .runner import load_or_run, run, sweep, tidy  # noqa: E402
 from .store import CorruptFileWarning, Store, StoreWriteError  # noqa: E402
 
-__all__ = ["EXPERIMENTS", "MODELS", "PROFILES", "TRAIN_SIZES", "CorruptFileWarning", "Experiment", "RunConfig",
-           "Store", "StoreWriteError", "configs", "default_results_dir", "grid", "load_or_run", "run", "sweep", "tidy"]
+__all__ = ["EXPERIMENTS", "MODELS", "PROFILES", "TRAIN_SIZES", "CorruptFileWarning", "Experiment", "Profile",
+           "RunConfig", "Store", "StoreWriteError", "configs", "default_datasets", "default_results_dir", "grid",
+           "load_or_run", "run", "sweep", "tidy"]

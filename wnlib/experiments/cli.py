@@ -15,6 +15,7 @@ import argparse
 import json
 import logging
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -50,22 +51,26 @@ def _positive(text: str) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     listed = "\n".join(f"  {name:<11} {e.description}" for name, e in EXPERIMENTS.items())
+    listed += f"\n  {'all':<11} every experiment above\n\nprofiles (--profile):\n"
+    listed += "\n".join(textwrap.fill(f"{name:<6} {text}", 110, initial_indent="  ", subsequent_indent=" " * 9)
+                         for name, text in registry.describe_profiles().items())
     parser = argparse.ArgumentParser(
         prog="python -m wnlib", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Reproduce the paper's experiments and the book's sweeps (cached, resumable).",
-        epilog=f"experiments:\n{listed}\n  {'all':<11} every experiment above\n\n"
+        epilog=f"experiments:\n{listed}\n\n"
                "Rerun the same command to continue an interrupted sweep. Exit status: 0 done, 1 an error\n"
                "stopped the sweep, 2 a bad argument, 3 done but some runs diverged.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{reproduce,sweep}")
 
     rep = sub.add_parser("reproduce", help="run one named experiment (or all)",
                          formatter_class=argparse.RawDescriptionHelpFormatter,
-                         epilog=f"experiments:\n{listed}\n  {'all':<11} every experiment above")
+                         epilog=f"experiments:\n{listed}")
     rep.add_argument("experiment", choices=[*EXPERIMENTS, "all"], metavar="EXPERIMENT",
                      help=f"one of: {', '.join([*EXPERIMENTS, 'all'])}")
     rep.add_argument("--profile", choices=PROFILES, default="quick",
-                     help="quick: digits, reduced sizes, CPU minutes; full: the paper's settings (GPU)")
-    rep.add_argument("--dataset", choices=DATASETS, default=None, help="replace the profile's dataset")
+                     help=f"one of: {', '.join(PROFILES)} (default quick; listed below with what each changes)")
+    rep.add_argument("--dataset", choices=DATASETS, default=None,
+                     help="run on this dataset only, with the profile's settings (default: the profile's data)")
     _common(rep)
 
     sw = sub.add_parser("sweep", help="run the configurations listed in a JSON or TOML file")

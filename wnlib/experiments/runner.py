@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import logging
 import math
 import os
@@ -23,6 +24,8 @@ import torch
 
 from .. import _checks, _extras
 from .._version import __version__
+from ..curvature import parameters
+from ..data import Dataset, load_dataset
 from ..hardware import describe as describe_hardware
 from ..training import CLOCK_COLUMNS, NonFiniteLossError, train
 from .config import RunConfig, default_results_dir
@@ -80,18 +83,35 @@ def _resumable(state: dict, config: RunConfig, model: torch.nn.Module) -> str | 
         missing = {"epoch", "step", "optimizer", "generator", "loss_sum", "rows"} - set(train_state)
         if missing:
             return f"its training state lacks {sorted(missing)}"
-        params = list(model.parameters())
-        probe = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum)
-        probe.load_state_dict(train_state["optimizer"])
-        for p in params:
-            buffer = probe.state.get(p, {}).get("momentum_buffer")
-            if buffer is not None and buffer.shape != p.shape:
-                return f"a momentum buffer has shape {tuple(buffer.shape)}, its parameter {tuple(p.shape)}"
+        why = _optimizer_fits(train_state["optimizer"], parameters(model))
+        if why is not None:
+            return why
         torch.Generator().set_state(train_state["generator"])
         float(state["wall_time_s"])
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         return f"it does not fit the run ({type(err).__name__}: {err})"
     return _progress_fits(train_state, config)
+
+
+def _optimizer_fits(saved: dict, params: list) -> str | None:
+    """Why ``saved`` (an SGD ``state_dict``) cannot be the optimizer state of ``params`` (``None`` if it can): one
+    group naming each parameter once, and each momentum buffer a tensor of its parameter's shape. Read as data;
+    no optimizer is built."""
+    groups = saved["param_groups"]
+    if not isinstance(groups, list) or len(groups) != 1:
+        return "its optimizer state does not have exactly one parameter group"
+    ids = list(groups[0]["params"])
+    if len(ids) != len(params) or len(set(ids)) != len(ids):
+        return f"its optimizer state names parameters {ids!r}, the model has {len(params)}"
+    shapes = dict(zip(ids, (tuple(p.shape) for p in params)))
+    for i, state in saved["state"].items():
+        if i not in shapes:
+            return f"its optimizer state has a parameter {i!r} that its group does not name"
+        buffer = state.get("momentum_buffer")
+        if buffer is not None and (not isinstance(buffer, torch.Tensor) or tuple(buffer.shape) != shapes[i]):
+            found = tuple(buffer.shape) if isinstance(buffer, torch.Tensor) else type(buffer).__name__
+            return f"a momentum buffer has shape {found}, its parameter {shapes[i]}"
+    return None
 
 
 def _progress_fits(train_state: dict, config: RunConfig) -> str | None:
@@ -145,7 +165,8 @@ def run(config: RunConfig, store: Store | str | os.PathLike | None = None, *, ch
         return found
     device = config.torch_device()
     store.clean_temporaries(config.key)
-    data = config.load_data(device)
+    data = _data(config.dataset, config.n_train, config.n_test, config.normalize, config.data_seed, str(device),
+                 torch.float32)
     model = config.build_model(data.d_in, data.d_out).to(device)
     state = store.load_checkpoint(config.key)
     if state is not None:
@@ -188,6 +209,14 @@ def run(config: RunConfig, store: Store | str | os.PathLike | None = None, *, ch
     measuring = float(table["measure_s"].sum()) if "measure_s" in table else 0.0
     meta = _metadata(config, device, wall_before + time.perf_counter() - started, status, resumed_from, measuring)
     return store.save(config.key, frame, meta)
+
+
+@functools.lru_cache(maxsize=1)
+def _data(name: str, n_train, n_test, normalize: str, data_seed: int, device: str, dtype: torch.dtype) -> Dataset:
+    """The data of a run, loaded once per process while consecutive runs share it (everything that determines
+    the tensors is the cache key; the last one is kept). Training only reads it: it must not be changed."""
+    return load_dataset(name, n_train=n_train, n_test=n_test, device=device, normalize=normalize, seed=data_seed,
+                        dtype=dtype)
 
 
 def _run_in_worker(config: dict, root: str, checkpoint_every: int) -> tuple[pd.DataFrame, dict]:
