@@ -14,9 +14,10 @@ import pytest
 from packaging.requirements import Requirement
 from sites import make_site
 
-from wnlib.book.notebooks import INSTALL_CELL, INSTALL_CELL_TAGS, is_install_cell, repository_url
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tools/ is a folder of the repository, not installed
+from tools.notebooks import INSTALL_CELL, INSTALL_CELL_TAGS, is_install_cell, repository_url  # noqa: E402
+
 CHAPTERS = sorted((ROOT / "book").glob("0*.ipynb"))
 COLAB_HAS = ("torch", "torchvision", "numpy", "scipy", "pandas", "plotly", "ipywidgets", "scikit-learn", "tqdm",
              "ipykernel", "nbformat")  # Colab runs Jupyter: ipykernel and nbformat are there too
