@@ -78,6 +78,20 @@ def test_the_book_extra_keeps_colabs_ipywidgets():
     assert spec.specifier.contains(COLAB_IPYWIDGETS), f"wnlib[book] would upgrade Colab's ipywidgets: {spec}"
 
 
+def test_requirements_txt_asks_what_pyproject_asks():
+    """A package named in both ``requirements.txt`` and pyproject.toml (core or an extra) has one range."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = [Requirement(r) for r in project["dependencies"]]
+    declared += [Requirement(r) for extra in project["optional-dependencies"].values() for r in extra]
+    ranges = {r.name: r.specifier for r in declared if r.name != "wnlib"}
+    lines = [line.split("#")[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
+    pinned = {r.name: r.specifier for r in map(Requirement, filter(None, lines))}
+    differ = {name: (str(pinned[name]), str(ranges[name])) for name in pinned.keys() & ranges.keys()
+              if pinned[name] != ranges[name]}
+    assert pinned.keys() & ranges.keys() >= {"ipywidgets", "plotly", "torch"}
+    assert not differ, f"requirements.txt vs pyproject.toml: {differ}"
+
+
 @pytest.mark.slow
 def test_a_chapter_runs_unchanged_in_a_colab_like_environment(tmp_path, monkeypatch):
     from nbclient import NotebookClient

@@ -16,7 +16,7 @@ from .setup import results_dir
 def stored_results(name: str, profile: str = "full", *, dataset: str | None = None,
                    out=None) -> tuple[pd.DataFrame, dict] | None:
     """The results of experiment ``name`` when every one of its runs is stored, else ``None``; never computes
-    (a full-profile run takes GPU hours; the CPU-sized Fashion-MNIST one, minutes)."""
+    (full-profile runs are sized for a GPU: the book shows them only once they are stored)."""
     out = out if out is not None else results_dir()
     store = Store(out)
     if not all(store.is_done(c.key) for c in configs(name, profile, dataset=dataset)):
@@ -26,7 +26,7 @@ def stored_results(name: str, profile: str = "full", *, dataset: str | None = No
 
 def book_results(name: str, profile: str = "quick", *, out=None) -> tuple[pd.DataFrame, dict]:
     """What a chapter shows: the ``full`` results of ``name`` when every full run is stored, else the ``quick``
-    ones (loaded, or computed in CPU minutes). Never starts a full-profile run."""
+    ones (loaded, or computed: the quick profile is sized for a CPU). Never starts a full-profile run."""
     _checks.choice("profile", profile, PROFILES)
     out = out if out is not None else results_dir()
     full = stored_results(name, "full", out=out) if profile == "full" else None
