@@ -87,7 +87,8 @@ def execute(paths: list[str], *, timeout: int = 1800) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python tools/notebooks.py", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python tools/notebooks.py", description="execute the book's notebooks in "
+                                     "place, or write the repository URL into their Colab install cells")
     sub = parser.add_subparsers(dest="command", required=True)
     ex = sub.add_parser("execute", help="re-execute notebooks in place, storing their outputs")
     ex.add_argument("paths", nargs="+")
