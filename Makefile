@@ -23,7 +23,7 @@ book: setup install-cells build
 
 ## the repository URL is set once, in _config.yml (repository.url); this writes it into the Colab install cells
 install-cells: setup
-	$(PY) -m wnlib.book install-cells book/0*.ipynb
+	$(PY) tools/notebooks.py install-cells book/0*.ipynb
 
 build:
 	$(JB) build -W -n --keep-going .
@@ -69,7 +69,7 @@ pdf: setup chromium
 
 ## make notebooks: re-execute every chapter in place (quick profile) so the stored outputs are fresh
 notebooks: setup
-	WNLIB_EXPLORER_PRECOMPUTE=0 $(PY) -m wnlib.book execute book/*.ipynb
+	WNLIB_EXPLORER_PRECOMPUTE=0 $(PY) tools/notebooks.py execute book/*.ipynb
 
 bench: setup
 	$(PY) -m bench
@@ -86,7 +86,7 @@ gpu-check: setup
 	set -e; \
 	WNLIB_TEST_DEVICE=cuda $(PY) -m pytest -q tests/test_gpu.py; \
 	mkdir -p _build/gpu-check && cp book/01_weightnorm.ipynb _build/gpu-check/; \
-	WNLIB_PROFILE=full $(PY) -m wnlib.book execute _build/gpu-check/01_weightnorm.ipynb; \
+	WNLIB_PROFILE=full $(PY) tools/notebooks.py execute _build/gpu-check/01_weightnorm.ipynb; \
 	$(PY) -m bench --only epoch --out bench/results/gpu.json
 
 clean:

@@ -20,7 +20,7 @@ TARGET_S = 600.0  # the whole book under 10 minutes
 
 def execute(path: Path, timeout: int = 1200) -> float:
     """Seconds to execute the notebook at ``path`` (raises on a failing cell); the file is not written."""
-    from wnlib.book.notebooks import run_notebook
+    from tools.notebooks import run_notebook
 
     start = time.perf_counter()
     run_notebook(path, timeout=timeout)

@@ -1,14 +1,14 @@
 """Benchmark 5: seconds from a move of an explorer's control to its redrawn figure, in JupyterLab.
 
-The harness of ``tests/browser/test_live_explorers.py`` (``bench/lab.py``): JupyterLab on loopback with
+The harness of ``tests/browser/test_live_explorers.py`` (``tools/lab.py``): JupyterLab on loopback with
 copies of the chapters that have an explorer, ``WNLIB_PROFILE=quick``, headless Chromium; each chapter is run
 with ``Run All Cells``, then every slider of its explorer is moved with the arrow keys. A move is timed from
 the key press to the explorer's plotly figure drawn with other data (kernel, comm, plotly.js all included).
 
 - ``computed on the move``: the server starts with ``WNLIB_EXPLORER_PRECOMPUTE=0`` (no background work), and
   each control goes one step to each side (and back): the figure is computed when the control moves.
-- ``precomputed``: then ``wnlib.book.widgets.PRECOMPUTE = True`` in the kernel; each control walks up to two
-  steps to the side with more room (the lower side on a tie), each move made once the explorer is ready
+- ``precomputed``: then the explorer's ``precompute = True`` in the kernel (:data:`ENABLE`); each control walks
+  up to two steps to the side with more room (the lower side on a tie), each move made once the explorer is ready
   (``wn-explorer-ready``: every one-step move is computed), as a reader who looks at a figure for a moment
   before the next move; ``seconds until ready`` is that wait after the previous move.
 
@@ -21,7 +21,7 @@ import time
 
 import torch
 
-from .lab import CHROMIUM_ARGS, Chapter, Lab, chromium, explorer_notebooks
+from tools.lab import CHROMIUM_ARGS, Chapter, Lab, chromium, explorer_notebooks
 from .report import Row, row
 
 NAME = "explorers"
@@ -29,6 +29,15 @@ TARGET_S = 1.0
 READY_TIMEOUT_S = 300.0
 MOVE_TIMEOUT_S = 600.0
 RUN_TIMEOUT_S = 1200.0
+ENABLE = """def _wn_enable(outputs):
+    from wnlib.book.widgets import Explorer
+    boxes = [box for box in outputs if isinstance(box, Explorer)]   # the explorer cells' results
+    assert boxes, "no explorer in the kernel's output history"
+    for box in boxes:
+        box.precompute = True
+_wn_enable(Out.values())
+del _wn_enable
+"""
 
 
 def _skip(reason: str) -> list[Row]:
@@ -46,7 +55,7 @@ def measure(chapter: Chapter, *, steps: int = 2) -> list[Row]:
             if 0 <= c["index"] + step <= c["last"]:
                 computed[i].append(chapter.move(i, step, timeout=MOVE_TIMEOUT_S)[0])
                 chapter.move(i, -step, timeout=MOVE_TIMEOUT_S)   # back: a kept result
-    out = chapter.execute("import wnlib.book.widgets as _w; _w.PRECOMPUTE = True")
+    out = chapter.execute(ENABLE)
     if out.strip():
         raise RuntimeError(f"enabling the precomputation failed: {out}")
     rows = []

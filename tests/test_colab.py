@@ -14,9 +14,10 @@ import pytest
 from packaging.requirements import Requirement
 from sites import make_site
 
-from wnlib.book.notebooks import INSTALL_CELL, INSTALL_CELL_TAGS, is_install_cell, repository_url
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tools/ is a folder of the repository, not installed
+from tools.notebooks import INSTALL_CELL, INSTALL_CELL_TAGS, is_install_cell, repository_url  # noqa: E402
+
 CHAPTERS = sorted((ROOT / "book").glob("0*.ipynb"))
 COLAB_HAS = ("torch", "torchvision", "numpy", "scipy", "pandas", "plotly", "ipywidgets", "scikit-learn", "tqdm",
              "ipykernel", "nbformat")  # Colab runs Jupyter: ipykernel and nbformat are there too
@@ -75,6 +76,20 @@ def test_the_book_extra_keeps_colabs_ipywidgets():
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     (spec,) = [Requirement(r) for r in extras["book"] if Requirement(r).name == "ipywidgets"]
     assert spec.specifier.contains(COLAB_IPYWIDGETS), f"wnlib[book] would upgrade Colab's ipywidgets: {spec}"
+
+
+def test_requirements_txt_asks_what_pyproject_asks():
+    """A package named in both ``requirements.txt`` and pyproject.toml (core or an extra) has one range."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = [Requirement(r) for r in project["dependencies"]]
+    declared += [Requirement(r) for extra in project["optional-dependencies"].values() for r in extra]
+    ranges = {r.name: r.specifier for r in declared if r.name != "wnlib"}
+    lines = [line.split("#")[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
+    pinned = {r.name: r.specifier for r in map(Requirement, filter(None, lines))}
+    differ = {name: (str(pinned[name]), str(ranges[name])) for name in pinned.keys() & ranges.keys()
+              if pinned[name] != ranges[name]}
+    assert pinned.keys() & ranges.keys() >= {"ipywidgets", "plotly", "torch"}
+    assert not differ, f"requirements.txt vs pyproject.toml: {differ}"
 
 
 @pytest.mark.slow

@@ -1,6 +1,7 @@
 """Sweeps on a real cluster engine: a Dask ``distributed.LocalCluster`` (loopback only) through its
 ``concurrent.futures`` executor. A worker killed mid-run is replaced, its run resumes from its checkpoint, and the
 results equal a single-process run's, byte for byte."""
+import functools
 import os
 import signal
 import threading
@@ -8,9 +9,9 @@ import time
 
 import pandas as pd
 import pytest
+from slow_checkpoints import pause_after_checkpoints
 
 from wnlib.experiments import RunConfig, run, sweep
-from wnlib.experiments.runner import SLEEP_ENV
 from wnlib.experiments.store import Store
 
 distributed = pytest.importorskip("distributed")
@@ -20,12 +21,13 @@ CONFIGS = [RunConfig(width=16, depth=2, epochs=4, n_train=300, seed=s, track=("l
 
 
 @pytest.mark.slow
-def test_sweep_on_a_dask_cluster_survives_a_killed_worker(tmp_path, monkeypatch):
-    monkeypatch.setenv(SLEEP_ENV, "1.5")  # each run sleeps after every checkpoint: time to kill a worker
+def test_sweep_on_a_dask_cluster_survives_a_killed_worker(tmp_path):
     out = tmp_path / "dask"
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                   dashboard_address=None, silence_logs=40) as cluster, \
             distributed.Client(cluster) as client:
+        # every worker, the replacement too, pauses after each checkpoint: time to kill one between two
+        client.register_worker_callbacks(functools.partial(pause_after_checkpoints, 1.5))
         result = {}
         sweeper = threading.Thread(target=lambda: result.update(
             frame=sweep(CONFIGS, executor=client.get_executor(), out=out, checkpoint_every=1, progress=False)[0]))
@@ -41,7 +43,6 @@ def test_sweep_on_a_dask_cluster_survives_a_killed_worker(tmp_path, monkeypatch)
         sweeper.join(timeout=300)
         assert not sweeper.is_alive() and "frame" in result
         assert killed not in client.run(os.getpid).values()
-    monkeypatch.delenv(SLEEP_ENV)
     single = pd.concat([run(c, tmp_path / "single")[0] for c in CONFIGS], ignore_index=True)
     on_dask = result["frame"][single.columns]
     pd.testing.assert_frame_equal(on_dask, single, check_exact=True)

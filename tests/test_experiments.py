@@ -19,17 +19,18 @@ from wnlib.experiments import cli, runner
 from wnlib.experiments.cli import main, read_sweep_file
 from wnlib.book.results import book_results, produced_by
 from wnlib.experiments import EXPERIMENTS, RunConfig, run, sweep
-from wnlib.experiments.runner import SLEEP_ENV
 from wnlib.experiments.store import CorruptFileWarning, Store
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 BOOK_RESULTS = REPOSITORY / "book" / "results"
+SLOW_CHECKPOINTS = Path(__file__).resolve().parent / "slow_checkpoints.py"  # the CLI, pausing after checkpoints
 TINY = RunConfig(width=8, depth=1, epochs=4, n_train=200, momentum=0.9, track=("loss", "accuracy", "rho_min"))
 
 
-def _cli(*args, env=None, **kwargs):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
-    return subprocess.Popen([sys.executable, "-m", "wnlib", *args], env=env, stdout=subprocess.PIPE,
+def _slow_cli(*args, **kwargs):
+    """``python -m wnlib ARGS`` that pauses a minute after every checkpoint (``tests/slow_checkpoints.py``)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, str(SLOW_CHECKPOINTS), *args], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **kwargs)
 
 
@@ -192,7 +193,7 @@ def test_resume_after_kill_gives_identical_results(tmp_path):
     spec.write_text(json.dumps({"base": config.to_dict(), "checkpoint_every": 1}))
     out = tmp_path / "killed"
     checkpoint = Store(out).run_dir(config.key) / "checkpoint.pt"
-    proc = _cli("sweep", str(spec), "--out", str(out), env={SLEEP_ENV: "60"}, start_new_session=True)
+    proc = _slow_cli("sweep", str(spec), "--out", str(out), start_new_session=True)
     deadline = time.time() + 120
     while not checkpoint.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.1)
@@ -278,10 +279,21 @@ def test_book_results_never_starts_a_full_run():
             book_results("width", profile)
 
 
-def test_default_results_dir_is_the_books_in_a_checkout(monkeypatch):
+def test_the_library_never_looks_for_the_book_and_the_book_passes_its_folder(monkeypatch, tmp_path):
+    """The library's default is ``$WNLIB_RESULTS``, else ``~/.cache/wnlib/results``, even inside a checkout; the
+    book's folder is what ``setup()`` returns: ``$WNLIB_RESULTS``, else ``results/`` in the working directory
+    (``book/``, where Jupyter, Jupyter Book and nbval run a chapter)."""
+    from wnlib.book import setup
     from wnlib.experiments import default_results_dir
 
     monkeypatch.delenv("WNLIB_RESULTS", raising=False)
-    assert default_results_dir() == BOOK_RESULTS
-    monkeypatch.setenv("WNLIB_RESULTS", "/tmp/elsewhere")
-    assert str(default_results_dir()) == "/tmp/elsewhere"
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(BOOK_RESULTS.parents[1])   # the repository root
+    assert default_results_dir() == tmp_path / "home" / ".cache" / "wnlib" / "results"
+    monkeypatch.chdir(BOOK_RESULTS.parent)       # book/, as a chapter runs
+    assert default_results_dir() == tmp_path / "home" / ".cache" / "wnlib" / "results"
+    assert setup(verbose=False).results == BOOK_RESULTS
+    table, meta = book_results("width", "quick", out=setup(verbose=False).results)
+    assert meta["profile"] == "quick" and len(table) > 0
+    monkeypatch.setenv("WNLIB_RESULTS", str(tmp_path / "elsewhere"))
+    assert default_results_dir() == setup(verbose=False).results == tmp_path / "elsewhere"

@@ -4,7 +4,7 @@ import re
 import pandas as pd
 import pytest
 
-from wnlib.book.figures import (_BookRenderer, annotate_provenance, grid_history_figure, history_figure,
+from wnlib.book.figures import (_BookRenderer, annotate_provenance, grid_history_figure, history_figure, relabel,
                                 slider_figure)
 
 FRAME = pd.DataFrame({"epoch": [0, 1, 0, 1], "run": ["a", "a", "b", "b"], "mode": ["x", "x", "y", "y"],
@@ -117,3 +117,19 @@ def test_annotate_provenance_rejects_empty_or_non_text():
     annotate_provenance(fig, "data: digits", caption="first")
     annotate_provenance(fig, "data: digits, again")              # a later call keeps the caption
     assert fig.layout.meta["wnlib"] == {"provenance": "data: digits, again", "caption": "first"}
+
+
+def test_relabel_keeps_the_value_of_facet_titles_and_renames_traces_in_every_frame():
+    import plotly.express as px
+
+    long = FRAME.melt(id_vars=["epoch", "run", "mode"], value_vars=["loss", "hess"])
+    faceted = px.line(long, x="epoch", y="value", color="variable", facet_col="mode")
+    assert [a.text for a in faceted.layout.annotations] == ["mode=x", "mode=y"]
+    relabel(faceted, {"loss": "training loss"})
+    assert [a.text for a in faceted.layout.annotations] == ["x", "y"]
+    assert {t.name for t in faceted.data} == {"training loss", "hess"}
+
+    animated = px.line(FRAME, x="epoch", y=["loss", "hess"], animation_frame="run")
+    relabel(animated, {"loss": "L", "hess": "H"})
+    names = [t.name for t in animated.data] + [t.name for f in animated.frames for t in f.data]
+    assert names == ["L", "H"] * 3

@@ -144,3 +144,34 @@ def test_import_graph_has_no_cycles_and_no_upward_arrows():
 
     for m in modules:
         visit(m, [])
+
+
+BUILD_TOOLING = ("nbclient", "nbformat", "nbconvert", "jupyter_client", "papermill", "playwright", "selenium",
+                 "subprocess")
+
+
+def test_the_installed_package_holds_no_build_tooling():
+    """Executing notebooks, writing their install cells and driving browsers are this repository's tools
+    (``tools/``), not something every installed copy ships: no module of the installed ``wnlib`` imports a
+    notebook runner, a browser driver or ``subprocess``, names one in its source, or offers a command line for
+    the book."""
+    import ast
+
+    import wnlib
+
+    package = Path(wnlib.__file__).resolve().parent
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        text = path.read_text()
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            else:
+                continue
+            found += [f"{path.relative_to(package)} imports {n}" for n in names if n.split(".")[0] in BUILD_TOOLING]
+        found += [f"{path.relative_to(package)} names {word}" for word in BUILD_TOOLING[:-1]
+                  if re.search(rf"\b{word}\b", text)]
+    assert not found, found
+    assert not (package / "book" / "__main__.py").exists(), "python -m wnlib.book is build tooling: tools/"

@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -17,7 +18,7 @@ import torch
 
 from wnlib.experiments import RunConfig, StoreWriteError, run, sweep
 from wnlib.experiments.cli import EXIT_DIVERGED, EXIT_ERROR, main
-from wnlib.experiments.runner import SLEEP_ENV, THREADS_PER_RUN
+from wnlib.experiments.runner import THREADS_PER_RUN
 from wnlib.experiments.store import CorruptFileWarning, Store
 
 TINY = RunConfig(width=8, depth=1, epochs=4, n_train=200, momentum=0.9, track=("loss", "rho_min"))
@@ -113,8 +114,9 @@ def _alive(pid: int) -> bool:
 def test_workers_exit_when_their_parent_is_killed(tmp_path):
     spec = tmp_path / "sweep.json"
     spec.write_text(json.dumps({"base": TINY.to_dict(), "grid": {"seed": [0, 1]}, "checkpoint_every": 1}))
-    env = {**os.environ, SLEEP_ENV: "60", "OMP_NUM_THREADS": "1"}
-    parent = subprocess.Popen([sys.executable, "-m", "wnlib", "sweep", str(spec), "--out", str(tmp_path / "o"),
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    slow = Path(__file__).resolve().parent / "slow_checkpoints.py"   # pauses a minute after every checkpoint
+    parent = subprocess.Popen([sys.executable, str(slow), "sweep", str(spec), "--out", str(tmp_path / "o"),
                                "--workers", "2"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline, workers = time.time() + 120, []
     while time.time() < deadline and len(list((tmp_path / "o").rglob("checkpoint.pt"))) < 2:

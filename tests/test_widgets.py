@@ -114,3 +114,63 @@ def test_the_static_book_prefers_the_note_and_loads_no_widget_manager():
     order = render.get_mime_priority("html", config.get("nb_mime_priority_overrides", []))
     assert WIDGET_VIEW not in order[:order.index("text/html")], order
 
+
+
+def test_precompute_is_the_explorers_own_and_read_when_it_is_made(monkeypatch):
+    monkeypatch.setenv("WNLIB_EXPLORER_PRECOMPUTE", "0")
+    off = make(Recorder())
+    monkeypatch.setenv("WNLIB_EXPLORER_PRECOMPUTE", "on")
+    on = make(Recorder())
+    assert (off.precompute, on.precompute) == (False, True)   # the environment of each one's making
+    off.precompute = True
+    assert on.precompute and off.precompute
+    use_book_renderer()
+    chosen = explorer(Recorder(), {"width": width_slider(64, options=(16, 32, 64))}, question="?", precompute=False)
+    assert chosen.precompute is False
+    for box in (off, on, chosen):
+        box.close()
+
+
+def test_bad_precompute_settings_name_what_is_accepted(monkeypatch):
+    monkeypatch.setenv("WNLIB_EXPLORER_PRECOMPUTE", "maybe")
+    with pytest.raises(ValueError, match=r"\$WNLIB_EXPLORER_PRECOMPUTE must be one of .*'maybe'"):
+        make(Recorder())
+    monkeypatch.delenv("WNLIB_EXPLORER_PRECOMPUTE")
+    with pytest.raises(ValueError, match="precompute must be True or False"):
+        explorer(Recorder(), {"width": width_slider(64, options=(16, 32, 64))}, question="?", precompute="yes")
+    box = make(Recorder())
+    with pytest.raises(ValueError, match="precompute must be True or False"):
+        box.precompute = 1
+    box.close()
+
+
+@pytest.mark.parametrize("precompute", [True, False])
+def test_in_a_kernel_an_idle_explorer_computes_its_neighbours_only_when_it_may(monkeypatch, precompute):
+    """In IPython, once a cell has ended and the kernel stays idle, the explorer's own thread computes the
+    one-step moves (then marks itself ready); with ``precompute=False`` nothing is computed until a move."""
+    import time
+
+    from wnlib.book import widgets
+
+    shell = InteractiveShell.instance()
+    monkeypatch.setattr(widgets, "IDLE_S", 0.1)
+    compute = Recorder()
+    use_book_renderer()
+    box = explorer(compute, {"width": width_slider(32, options=(16, 32, 64)), "depth": depth_slider(2)},
+                   question="?", precompute=precompute)
+    try:
+        shell.events.trigger("post_run_cell", None)   # the cell that made the explorer has ended
+        expected = [{"width": w, "depth": d} for w, d in ((64, 2), (16, 2), (32, 3), (32, 1))]
+        deadline = time.monotonic() + 30
+        while precompute and "wn-explorer-ready" not in box._dom_classes and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        if precompute:
+            assert "wn-explorer-ready" in box._dom_classes
+            assert compute.calls[1:5] == expected   # nearest first, after the first figure
+        else:
+            assert compute.calls == [{"width": 32, "depth": 2}] and "wn-explorer-ready" not in box._dom_classes
+    finally:
+        box.close()
+    box._worker.join(timeout=5)
+    assert not box._worker.is_alive(), "closing the explorer stops its thread"

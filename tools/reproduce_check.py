@@ -32,7 +32,9 @@ PRESETS = {
     "other-threads": {"WNLIB_THREADS": "2", "WNLIB_SEED": "1"},
     "one-thread": {"WNLIB_THREADS": "1", "WNLIB_SEED": "2"},
 }
-RUN = ("import sys; from wnlib.book.notebooks import run_notebook; run_notebook(sys.argv[1])")
+ROOT = Path(__file__).resolve().parent.parent
+RUN = ("import sys; sys.path.insert(0, sys.argv[2]); from tools.notebooks import run_notebook; "
+       "run_notebook(sys.argv[1])")
 
 
 def _run(notebook: str, env: dict, timeout: int) -> tuple[bool, str]:
@@ -40,7 +42,7 @@ def _run(notebook: str, env: dict, timeout: int) -> tuple[bool, str]:
     faulthandler writes where each thread stood (the kernel into ``$WNLIB_FAULT_LOG``, which ``wnlib.book.setup``
     enables), then SIGKILL."""
     with tempfile.NamedTemporaryFile("r", suffix=".log") as fault_log:
-        proc = subprocess.Popen([sys.executable, "-c", RUN, notebook], env=dict(env, WNLIB_FAULT_LOG=fault_log.name),
+        proc = subprocess.Popen([sys.executable, "-c", RUN, notebook, str(ROOT)], env=dict(env, WNLIB_FAULT_LOG=fault_log.name),
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
             out, _ = proc.communicate(timeout=timeout)

@@ -3,7 +3,7 @@ figure, without blocking the first paint; show the version of wnlib (defined onc
 licenses in every page's footer; load each script once per page; one span per source line in code blocks (so
 the page CSS can wrap long lines with a hanging indent); a link to the index in the footer.
 
-The figures in the notebooks carry two representations (see wnlib.plots): ``text/html``, a snippet that calls
+The figures in the notebooks carry two representations (see wnlib.book.figures): ``text/html``, a snippet that calls
 ``window.Plotly``, which the HTML pages show; and ``application/vnd.plotly.v1+json`` for JupyterLab, which
 Sphinx has no renderer for. This extension loads the plotly.js that ships inside the installed ``plotly``
 package with ``defer`` and runs the pages' figure snippets once it has run (at DOMContentLoaded); and it

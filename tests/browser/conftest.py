@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # bench/ is a top-level package, not installed
-from bench.lab import CHROMIUM_ARGS, chromium  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tools/ is a folder of the repository, not installed
+from tools.lab import CHROMIUM_ARGS, chromium  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from wnlib.book.notebooks import repository_url
+from tools.notebooks import repository_url  # the repository root is on sys.path: conftest.py
 
 ROOT = Path(os.environ.get("BOOK_ROOT", Path(__file__).resolve().parents[2]))
 HTML = ROOT / "_build" / "html"

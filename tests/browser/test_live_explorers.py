@@ -1,7 +1,7 @@
 """The live explorers where readers use them: JupyterLab in headless Chromium, with a real kernel.
 
 For every chapter with an explorer (a code cell calling ``explorer(``): a copy of the notebook is opened in a
-JupyterLab started on 127.0.0.1 with a random token (``bench/lab.py``, shared with ``bench/explorers.py``),
+JupyterLab started on 127.0.0.1 with a random token (``tools/lab.py``, shared with ``bench/explorers.py``),
 all cells are run with JupyterLab's ``Run All Cells``, and then every control of the explorer is moved one
 step with the keyboard (and back): each move must redraw the explorer's plotly figure with other data, the
 move back must bring the first figure back, the explorer must not stay busy (disabled controls), and neither
@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))  # bench/ is a top-level package of the repository, not installed
+sys.path.insert(0, str(ROOT))  # tools/ is a folder of the repository, not installed
 
-from bench.lab import Chapter, Lab, explorer_notebooks  # noqa: E402
+from tools.lab import Chapter, Lab, explorer_notebooks  # noqa: E402
 
 NOTEBOOKS = explorer_notebooks()
 RUN_TIMEOUT_S = 900    # Run All of one chapter: a minute or two on 2 shared cores, in the quick profile

@@ -3,8 +3,9 @@ shapes the chapters share (slider over a precomputed grid, panels of tracked qua
 
 Explained in: book/00_introduction.ipynb (how the figures are made).
 
-In the static book, plotly.js is served once per page from the book's own files (``_vendor/plotly.min.js``),
-so each figure is emitted as a small ``text/html`` snippet (no inlined plotly.js, no CDN) next to the usual
+In the static book, plotly.js is served once per page from the book's own files (``_static/plotly.min.js``, the
+copy inside the installed ``plotly`` package, put there by ``book/_ext/wnbook.py``), so each figure is emitted
+as a small ``text/html`` snippet (no inlined plotly.js, no CDN) next to the usual
 ``application/vnd.plotly.v1+json`` that JupyterLab draws. The snippet is an HTML ``<figure>``: a short title, the
 plot (labelled for screen readers), and a ``<figcaption>`` with the detail and the provenance (data, profile,
 hardware) given to :func:`annotate_provenance`; on a phone its panels stack in one column. Colab keeps its own renderer. The template
@@ -198,6 +199,16 @@ def annotate_provenance(fig: go.Figure, text: str, *, caption: str | None = None
     return fig
 
 
+def relabel(fig: go.Figure, names: dict[str, str] | None = None) -> go.Figure:
+    """Plotly express's labels as the book shows them: every facet title ``column=value`` becomes ``value``, and
+    every trace (in each animation frame too) whose name is a key of ``names`` takes its value. Returns ``fig``."""
+    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=", 1)[-1]))
+    for trace in [*fig.data, *(t for frame in fig.frames for t in frame.data)]:
+        if names and trace.name in names:
+            trace.name = names[trace.name]
+    return fig
+
+
 def _range(values, log: bool, pad: float = 0.05) -> list[float]:
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v) & (v > 0)] if log else v[np.isfinite(v)]
@@ -222,10 +233,7 @@ def slider_figure(frame: pd.DataFrame, *, x: str, y: list[str] | str, slider: st
     fig = px.line(part, x=x, y=y, animation_frame=slider, markers=True, log_x=log_x, log_y=log_y,
                   title=title, labels={**labels, "value": ", ".join(labels[c] for c in y) if len(y) < 3 else ""},
                   range_x=_range(part[x], log_x), range_y=_range(part[y].to_numpy().ravel(), log_y))
-    fig.for_each_trace(lambda t: t.update(name=labels.get(t.name, t.name)))
-    for f in fig.frames:
-        for t in f.data:
-            t.name = labels.get(t.name, t.name)
+    relabel(fig, labels)
     fig.layout.updatemenus = []                       # a slider, no play button
     fig.update_layout(legend_title_text="")
     fig.layout.sliders[0].currentvalue.prefix = f"{labels.get(slider, slider)} = "
@@ -251,7 +259,7 @@ def history_figure(frame: pd.DataFrame, columns: dict[str, str], *, x: str = "ep
     fig = px.line(long, x=x, y="value", color=color, facet_col="quantity", markers=True, title=title,
                   category_orders={"quantity": list(columns.values())}, facet_col_spacing=0.09)
     fig.update_yaxes(matches=None, showticklabels=True)
-    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=", 1)[-1]))
+    relabel(fig)
     for i, (col, name) in enumerate(columns.items(), start=1):  # every panel's y axis titled
         fig.update_yaxes(title_text=name, type="log" if col in log_y else "linear", col=i)
     _log_ticks(fig)
@@ -271,7 +279,7 @@ def grid_history_figure(frame: pd.DataFrame, rows: dict[str, str], *, facet_col:
     order = {"quantity": list(rows.values()), facet_col: list(col_order)}
     fig = px.line(long, x=x, y="value", color=color, facet_col=facet_col, facet_row="quantity", markers=True,
                   category_orders=order, facet_col_spacing=0.16, title=title)
-    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=", 1)[-1]))
+    relabel(fig)
     fig.update_yaxes(matches=None, showticklabels=True)
     for row, col in enumerate(reversed(list(rows)), start=1):  # plotly express: row 1 at the bottom
         fig.update_yaxes(title_text=rows[col], type="log" if col in log_y else "linear", row=row)
@@ -309,7 +317,7 @@ def certificate_figure(frames: dict[str, pd.DataFrame], title: str, provenance: 
     fig = px.line(melted, x="step", y="value", color="run", line_dash="quantity", facet_col="panel", markers=True,
                   title=title, labels={"step": "gradient-descent step t", "value": ""}, facet_col_spacing=0.08)
     fig.update_yaxes(matches=None, showticklabels=True)
-    fig.for_each_annotation(lambda a: a.update(text=a.text.split("=", 1)[-1]))
+    relabel(fig)
     fig.add_hline(y=0, line=dict(color="#999", width=1), col=1)
     fig.update_yaxes(range=[0, 1.1], col=2)
     fig.update_layout(height=460, legend=dict(font=dict(size=10)))

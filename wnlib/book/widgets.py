@@ -6,16 +6,16 @@ with a kernel-free slider figure (:func:`wnlib.book.figures.slider_figure`) and 
 note (:data:`STATIC_NOTE`) instead of controls that would move without redrawing anything. Works with ipywidgets
 7.7 (Colab's) and 8.
 
-A move should redraw in well under a second, while ``compute`` retrains or runs Lanczos (0.3 s to 5 s per
-setting on 2 CPU cores in the quick profile, more on a loaded machine). So every result is kept (one per
-combination of control values), and once the kernel is idle a background thread computes the settings one step
-away from the current one along each control, then the rest of each control's range: a reader who moves a
-control one step gets a figure that is already there. The thread never starts a computation while a cell runs
-(IPython's ``pre_run_cell``/``post_run_cell`` events) or right after one (executing a whole notebook, as nbval
-and ``make notebooks`` do, is not slowed), nor while a move is being computed; the explorer's box carries the
-DOM class ``wn-explorer-ready`` whenever every one-step move is cached (the browser tests and
-``bench/explorers.py`` read it). Set :data:`PRECOMPUTE` to False (or the environment variable
-``WNLIB_EXPLORER_PRECOMPUTE=0`` before the import) to compute only what a move needs.
+A move should redraw in well under a second, while ``compute`` may retrain or run Lanczos for seconds. So every
+result is kept (one per combination of control values), and once the kernel is idle the explorer's own
+background thread computes the settings one step away from the current one along each control, then the rest of
+each control's range: a reader who moves a control one step gets a figure that is already there. The thread
+never starts a computation while a cell runs (IPython's ``pre_run_cell``/``post_run_cell`` events) or right after
+one (executing a whole notebook, as nbval and ``make notebooks`` do, is not slowed), nor while a move is being
+computed; the explorer's box carries the DOM class ``wn-explorer-ready`` whenever every one-step move is cached
+(the browser tests and ``bench/explorers.py`` read it). Each explorer owns its state: ``explorer(...,
+precompute=False)`` (default: the environment variable ``WNLIB_EXPLORER_PRECOMPUTE``, read when the explorer is
+made; ``0`` turns it off) computes only what a move needs, and ``box.precompute`` switches it later.
 """
 from __future__ import annotations
 
@@ -51,20 +51,32 @@ def depth_slider(value: int = 2, options=DEPTHS) -> W.SelectionSlider:
 
 
 IDLE_S = 2.0  # seconds without a running cell before the background thread starts a computation
-PRECOMPUTE = os.environ.get("WNLIB_EXPLORER_PRECOMPUTE", "1").strip().lower() not in ("0", "false", "no", "off")
+PRECOMPUTE_ENV = "WNLIB_EXPLORER_PRECOMPUTE"
+_SWITCH = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
+def precompute_default() -> bool:
+    """``$WNLIB_EXPLORER_PRECOMPUTE`` (1/true/yes/on or 0/false/no/off), read now; unset or empty: on."""
+    raw = os.environ.get(PRECOMPUTE_ENV, "").strip().lower()
+    if raw and raw not in _SWITCH:
+        raise ValueError(f"${PRECOMPUTE_ENV} must be one of {', '.join(_SWITCH)}, got {raw!r}")
+    return _SWITCH.get(raw, True)
+
+
+def _check_precompute(value) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"precompute must be True or False (None: ${PRECOMPUTE_ENV}), got {value!r}")
+    return value
 
 
 class _KernelIdle:
-    """Whether a cell runs now, and since when none has (IPython's cell events; busy until the first cell ends)."""
+    """Whether a cell runs now, and since when none has (the IPython ``shell``'s cell events, registered until
+    :meth:`close`; busy until the first cell ends)."""
 
-    def __init__(self):
-        self.busy, self.since, self.shells = True, time.monotonic(), set()
-
-    def install(self, shell) -> None:
-        if id(shell) not in self.shells:
-            self.shells.add(id(shell))
-            shell.events.register("pre_run_cell", self._pre)
-            shell.events.register("post_run_cell", self._post)
+    def __init__(self, shell):
+        self.busy, self.since, self.shell = True, time.monotonic(), shell
+        shell.events.register("pre_run_cell", self._pre)
+        shell.events.register("post_run_cell", self._post)
 
     def _pre(self, *_):
         self.busy = True
@@ -75,8 +87,12 @@ class _KernelIdle:
     def idle_for(self) -> float:
         return 0.0 if self.busy else time.monotonic() - self.since
 
-
-_IDLE = _KernelIdle()
+    def close(self) -> None:
+        for event, callback in (("pre_run_cell", self._pre), ("post_run_cell", self._post)):
+            try:
+                self.shell.events.unregister(event, callback)
+            except ValueError:  # already gone
+                pass
 
 
 class _Results:
@@ -146,53 +162,57 @@ class _Results:
 
 
 class _Precompute(threading.Thread):
-    """One daemon thread per kernel: computes, in order, what the last redrawn explorer may need next."""
+    """One explorer's daemon thread: computes, in order, what its explorer may need next, while ``enabled`` and
+    the kernel is idle (``idle``: a :class:`_KernelIdle`); :meth:`stop` ends it."""
 
-    def __init__(self):
+    def __init__(self, results: _Results, idle: _KernelIdle, enabled: bool):
         super().__init__(name="wnlib-explorer-precompute", daemon=True)
+        self.results, self.idle, self.enabled = results, idle, enabled
         self.wake = threading.Condition()
         self.queue: list[dict] = []
-        self.results: _Results | None = None
         self.on_done: Callable | None = None
         self.foreground = 0
+        self.stopped = False
 
-    def focus(self, results: _Results, values: dict, on_done: Callable) -> None:
-        near, far = results.plan(values)
+    def focus(self, values: dict, on_done: Callable) -> None:
+        near, far = self.results.plan(values)
         with self.wake:
-            self.results, self.on_done = results, on_done
-            self.queue = [v for v in near + far if not results.cached(v)]
+            self.on_done = on_done
+            self.queue = [v for v in near + far if not self.results.cached(v)]
             self.wake.notify()
 
     def _next(self):
+        """The next setting and what to call after it; None once stopped."""
         with self.wake:
-            while not (PRECOMPUTE and self.queue and self.foreground == 0 and _IDLE.idle_for() >= IDLE_S):
+            while not self.stopped and not (self.enabled and self.queue and self.foreground == 0
+                                            and self.idle.idle_for() >= IDLE_S):
                 self.wake.wait(timeout=0.25)
-            return self.results, self.queue.pop(0), self.on_done
+            return None if self.stopped else (self.queue.pop(0), self.on_done)
 
     def run(self) -> None:
-        while True:
-            results, values, on_done = self._next()
-            results.get(values, background=True)
+        while (task := self._next()) is not None:
+            values, on_done = task
+            self.results.get(values, background=True)
             try:
                 on_done()
             except Exception:  # a closed widget: nothing to mark
                 pass
 
+    def stop(self) -> None:
+        with self.wake:
+            self.stopped = True
+            self.wake.notify()
+        self.idle.close()
 
-_WORKER: _Precompute | None = None
 
-
-def _precompute() -> _Precompute | None:
-    """The kernel's background thread (started on first use); None outside IPython (nothing to wait for)."""
-    global _WORKER
+def _precompute(results: _Results, enabled: bool) -> _Precompute | None:
+    """A started background thread for ``results``; None outside IPython (no cell events to wait for)."""
     shell = get_ipython()
     if shell is None or getattr(shell, "events", None) is None:
         return None
-    _IDLE.install(shell)
-    if _WORKER is None:
-        _WORKER = _Precompute()
-        _WORKER.start()
-    return _WORKER
+    worker = _Precompute(results, _KernelIdle(shell), enabled)
+    worker.start()
+    return worker
 
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -203,7 +223,29 @@ STATIC_NOTE = ("<p class='wn-explorer-static'><b>Live explorer.</b> It needs a r
 
 class Explorer(W.VBox):
     """The explorer's box. Displayed, it offers the live widget and, for pages without a kernel, ``text/html``:
-    :data:`STATIC_NOTE` (Jupyter and Colab draw the widget; the book's HTML prefers the note, see ``_config.yml``)."""
+    :data:`STATIC_NOTE` (Jupyter and Colab draw the widget; the book's HTML prefers the note, see ``_config.yml``).
+    ``precompute``: whether its background thread computes neighbouring settings (settable); :meth:`close` also
+    stops that thread."""
+
+    _worker: _Precompute | None = None
+    _precompute = False
+
+    @property
+    def precompute(self) -> bool:
+        return self._precompute
+
+    @precompute.setter
+    def precompute(self, value: bool) -> None:
+        self._precompute = _check_precompute(value)
+        if self._worker is not None:
+            with self._worker.wake:
+                self._worker.enabled = self._precompute
+                self._worker.wake.notify()
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.stop()
+        super().close()
 
     if hasattr(W.VBox, "_repr_mimebundle_"):  # ipywidgets 8
         def _repr_mimebundle_(self, **kwargs):
@@ -228,12 +270,14 @@ def display_data(obj) -> dict:
     return {"output_type": "display_data", "data": data, "metadata": metadata}
 
 
-def explorer(compute: Callable, controls: dict[str, W.ValueWidget], *, question: str) -> Explorer:
+def explorer(compute: Callable, controls: dict[str, W.ValueWidget], *, question: str,
+             precompute: bool | None = None) -> Explorer:
     """A question, the ``controls`` and an output area showing ``compute(**values)`` (a plotly figure).
 
     Every change of a control redraws the figure in the same place. Results are kept per combination of
-    values and the neighbouring settings are computed in the background while the kernel is idle (see the
-    module docstring), so ``compute`` must be a function of its arguments only. While a setting is computed,
+    values and, with ``precompute`` (default: :func:`precompute_default`, read now), the neighbouring settings
+    are computed in the background while the kernel is idle (see the module docstring), so ``compute`` must be
+    a function of its arguments only. While a setting is computed,
     the explorer is busy: the controls are disabled, ``status`` says "computing width m = 64 …" and the old
     figure is hidden, so a figure shown always belongs to the values its sliders show. The returned box keeps
     its parts as ``controls``, ``status`` and ``out`` (the output area).
@@ -241,11 +285,13 @@ def explorer(compute: Callable, controls: dict[str, W.ValueWidget], *, question:
     out = W.Output()
     grid = {name: tuple(getattr(control, "_options_values", ()) or ()) or None
             for name, control in controls.items()}
+    enabled = precompute_default() if precompute is None else _check_precompute(precompute)
     results = _Results(compute, grid)
-    worker = _precompute()
+    worker = _precompute(results, enabled)
     header = W.HTML(f"<p><b>Question.</b> {question}</p>")
     status = W.HTML("")
     box = Explorer([header, W.HBox(list(controls.values())), status, out])
+    box._worker, box._precompute = worker, enabled
     box.add_class("wn-explorer")
     box.out, box.status, box.controls = out, status, controls
 
@@ -289,7 +335,7 @@ def explorer(compute: Callable, controls: dict[str, W.ValueWidget], *, question:
             if worker is not None:
                 with worker.wake:
                     worker.foreground -= 1
-                worker.focus(results, values, mark_ready)
+                worker.focus(values, mark_ready)
             mark_ready(values)
 
     for control in controls.values():

@@ -45,12 +45,10 @@ def _check_device(name) -> None:
 
 
 def default_results_dir() -> Path:
-    """``$WNLIB_RESULTS``, else the book's ``book/results`` (source checkout), else ``~/.cache/wnlib/results``."""
+    """``$WNLIB_RESULTS`` if set, else ``~/.cache/wnlib/results``: where runs go without an ``out``. The book
+    passes its own folder (``wnlib.book.setup().results``; the command line: ``--out book/results``)."""
     if os.environ.get("WNLIB_RESULTS"):
         return Path(os.environ["WNLIB_RESULTS"]).expanduser()
-    checkout = Path(__file__).resolve().parents[2]  # wnlib/experiments/config.py -> the repository
-    if (checkout / "_toc.yml").is_file() and (checkout / "book").is_dir():
-        return checkout / "book" / "results"
     return Path("~/.cache/wnlib/results").expanduser()
 
 

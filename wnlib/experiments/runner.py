@@ -34,9 +34,6 @@ from .store import Store, StoreWriteError
 
 log = logging.getLogger("wnlib.experiments")
 
-SLEEP_ENV = "WNLIB_SLEEP_AFTER_CHECKPOINT"
-"""Test hook: seconds to sleep after each checkpoint, so a test can kill a run between two checkpoints."""
-
 
 def _metadata(config: RunConfig, device, wall_time: float, status: str, resumed_from_epoch: int,
               measure_time: float) -> dict:
@@ -179,7 +176,6 @@ def run(config: RunConfig, store: Store | str | os.PathLike | None = None, *, ch
     if state is not None:
         wall_before, resumed_from = float(state["wall_time_s"]), int(state["train"]["epoch"])
         log.info("run %s: resuming from its checkpoint at epoch %d", config.key, resumed_from)
-    sleep = float(os.environ.get(SLEEP_ENV, 0))
     started = time.perf_counter()
 
     def checkpoint(train_state: dict) -> None:
@@ -188,8 +184,6 @@ def run(config: RunConfig, store: Store | str | os.PathLike | None = None, *, ch
             wall = wall_before + time.perf_counter() - started
             store.save_checkpoint(config.key, dict(key=config.key, train=train_state, model=model.state_dict(),
                                                    wall_time_s=wall))
-            if sleep:
-                time.sleep(sleep)
 
     steps_per_epoch = math.ceil(data.n_train / config.batch_size)
     status = "done"

@@ -4,7 +4,8 @@
 :class:`Lab` starts ``jupyter lab`` with this Python (so its ``python3`` kernel is this virtual environment)
 on 127.0.0.1 only, at a free port, with a random token, in a temporary root holding *copies* of the chapters
 (the book's notebooks are never touched), with fresh Jupyter config/data/settings/workspace directories (no
-user setting changes what runs) and ``WNLIB_PROFILE=quick``; leaving the ``with`` block (also on an error)
+user setting changes what runs), ``WNLIB_PROFILE=quick`` and ``WNLIB_RESULTS`` at the book's ``book/results`` (the
+copies are not in ``book/``, where a chapter finds the stored results by itself); leaving the ``with`` block (also on an error)
 shuts the kernels down and kills the server's process group. :class:`Chapter` drives one open notebook:
 ``Run All Cells`` through JupyterLab's command registry (the app is exposed as ``window.jupyterapp``), then
 the explorer (the ``.wn-explorer`` box of :func:`wnlib.book.widgets.explorer`): its selection sliders moved
@@ -91,6 +92,7 @@ class Lab:
         lab_settings.mkdir(parents=True)
         (lab_settings / "overrides.json").write_text(json.dumps(overrides))
         env = {**os.environ, "WNLIB_PROFILE": "quick", "JUPYTER_CONFIG_DIR": str(dirs["config"]),
+               "WNLIB_RESULTS": os.environ.get("WNLIB_RESULTS") or str(BOOK / "results"),
                "JUPYTER_DATA_DIR": str(dirs["data"]), "JUPYTER_RUNTIME_DIR": str(dirs["runtime"]),
                "JUPYTERLAB_SETTINGS_DIR": str(dirs["settings"]),
                "JUPYTERLAB_WORKSPACES_DIR": str(dirs["workspaces"]), "JUPYTER_PREFER_ENV_PATH": "1",

@@ -1,8 +1,14 @@
-"""The book's notebooks as files: executing them (``make notebooks``, the ``book`` benchmark) and writing the
-repository URL of ``_config.yml`` (``repository.url``, the one place it is set) into every chapter's Colab install
-cell (``make install-cells``; ``make book`` runs it). The command line is ``python -m wnlib.book``."""
+"""The book's notebooks as files: executing them (``make notebooks``, ``make reproduce-check``, the ``book``
+benchmark) and writing the repository URL of ``_config.yml`` (``repository.url``, the one place it is set) into
+every chapter's Colab install cell (``make install-cells``; ``make book`` runs it). Build tooling of this
+repository, not part of ``wnlib``:
+
+    python tools/notebooks.py execute book/01_weightnorm.ipynb      # re-execute in place, storing outputs
+    python tools/notebooks.py install-cells book/0*.ipynb           # write _config.yml's URL into install cells
+"""
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -78,3 +84,24 @@ def execute(paths: list[str], *, timeout: int = 1800) -> None:
     for path in paths:
         print(f"executing {path}", flush=True)
         nbformat.write(run_notebook(path, timeout=timeout), path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python tools/notebooks.py", description="execute the book's notebooks in "
+                                     "place, or write the repository URL into their Colab install cells")
+    sub = parser.add_subparsers(dest="command", required=True)
+    ex = sub.add_parser("execute", help="re-execute notebooks in place, storing their outputs")
+    ex.add_argument("paths", nargs="+")
+    ic = sub.add_parser("install-cells", help="write _config.yml's repository.url into the Colab install cells")
+    ic.add_argument("paths", nargs="+")
+    ic.add_argument("--config", default="_config.yml")
+    args = parser.parse_args(argv)
+    if args.command == "execute":
+        execute(args.paths)
+    else:
+        for path in install_cells(args.paths, repository_url(args.config)):
+            print(f"updated the install cell of {path}")
+
+
+if __name__ == "__main__":
+    main()
