@@ -197,7 +197,8 @@ def lanczos_steps(op, *, which: str = "LM", vectors: torch.dtype = torch.float64
     alphas, betas = [], []
     for k in range(1, min(max_iter, op.dim) + 1):
         w = op.matvec(q).to(vectors)
-        alpha = float((w * q).sum())  # torch's own reduction: MKL's dot wakes a second thread pool
+        # torch.dot, as every stored run was computed: another reduction order changes the last bits
+        alpha = float(torch.dot(w, q))
         w.sub_(q, alpha=alpha).sub_(q_prev, alpha=beta)  # in place: the vectors are as long as theta
         beta = float(w.norm())
         if not (math.isfinite(alpha) and math.isfinite(beta)):  # a NaN or inf in H q reaches both
