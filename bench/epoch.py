@@ -1,7 +1,7 @@
 """Benchmark 1: one SGD epoch on the paper's shape, three ways.
 
-* ``wnlib``: ``wnlib.train(..., track=())`` on a ``WeightNormMLP`` (trained gains and biases, so the same
-  parameters as the usual code below), data already on the device.
+* ``wnlib``: ``wnlib.train(..., tracking=TrackSpec(track=()))`` on a ``WeightNormMLP`` (trained gains and biases,
+  so the same parameters as the usual code below), data already on the device.
 * ``usual``: what a user writes: a ``DataLoader(TensorDataset, shuffle=True)``,
   ``torch.nn.utils.parametrizations.weight_norm(nn.Linear(...), dim=0)`` layers, ``loss.item()`` logged each batch.
 * ``limit``: the machine's limit for the same work: only the matrix products of one epoch (forward, weight
@@ -85,7 +85,8 @@ def run(device: torch.device, quick: bool = False) -> list:
     loader = DataLoader(TensorDataset(data.x_train.cpu(), data.y_train.cpu()), batch_size=batch_size, shuffle=True)
     optimizer = torch.optim.SGD(baseline.parameters(), lr=LR)
     cases = {
-        "wnlib": lambda: wnlib.train(model, data, epochs=1, lr=LR, batch_size=batch_size, track=(), progress=False),
+        "wnlib": lambda: wnlib.train(model, data, epochs=1, lr=LR, batch_size=batch_size,
+                                     tracking=wnlib.TrackSpec(track=()), progress=False),
         "usual": lambda: usual_epoch(baseline, loader, optimizer, device),
         "limit": gemm_epoch(width, depth, n, batch_size, device),
     }

@@ -5,14 +5,13 @@ small runs vmapped together against one after the other) stays useful.
 """
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 import torch
 
 from wnlib.experiments import RunConfig
 from wnlib.quantities import square_loss
 from wnlib.tracking import measure
+from wnlib.training import steps_per_epoch
 
 
 def train_stacked(configs: list[RunConfig], *, progress: bool = False) -> list[pd.DataFrame]:
@@ -56,16 +55,16 @@ def train_stacked(configs: list[RunConfig], *, progress: bool = False) -> list[p
 
     step_grads = vmap(grad(loss))
     n, bs = data.n_train, cfg.batch_size
-    steps_per_epoch = math.ceil(n / bs)
-    every, total = cfg.track_every * steps_per_epoch, cfg.epochs * steps_per_epoch
+    per_epoch = steps_per_epoch(n, bs)
+    every, total = cfg.tracking.steps_between(per_epoch), cfg.epochs * per_epoch
     histories = [[] for _ in configs]
 
     def record(step):
         with torch.no_grad():
             for i, model in enumerate(models):
                 model.load_state_dict({**{k: v[i] for k, v in params.items()}, **{k: v[i] for k, v in buffers.items()}})
-                row = {"step": step, "epoch": step / steps_per_epoch}
-                row.update(measure(model, data, cfg.track, eval_size=cfg.eval_size, hessian_inputs=cfg.hessian_inputs))
+                row = {"step": step, "epoch": step / per_epoch}
+                row.update(measure(model, data, cfg.tracking))
                 histories[i].append(row)
 
     record(0)

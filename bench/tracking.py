@@ -1,7 +1,7 @@
 """Benchmark 3: what tracking the theory's quantities costs during training.
 
-``wnlib.train`` with the default ``track`` (loss and accuracy on ``eval_size=4096`` samples of each split,
-``rho_min``, ``||gbar||^2`` estimated on ``gbar_size=256`` training inputs) against ``track=()``, one epoch on
+``wnlib.train`` with the default ``TrackSpec`` (loss and accuracy on ``eval_size=4096`` samples of each split,
+``rho_min``, ``||gbar||^2`` estimated on ``gbar_size=256`` training inputs) against ``TrackSpec(track=())``, one epoch on
 the paper's shape. A one-epoch run tracks twice (step 0 and the end of the epoch), so the cost of tracking every
 epoch is half the difference: the row "one tracked step / untracked epoch" (goal: <= 0.15). Also: the same with
 the exact ``||gbar||^2`` on 4,096 inputs (the previous default) and each quantity timed alone.
@@ -12,14 +12,14 @@ import torch
 
 import wnlib
 from wnlib.quantities import gbar_sq, rho_min_per_layer
-from wnlib.tracking import DEFAULT_TRACK, _gbar_sq_row
+from wnlib.tracking import DEFAULT_TRACK, TrackSpec, _gbar_sq_row
 
 from .report import row
 from .timing import interleave, median
 from .workloads import paper_model, synthetic_mnist
 
 NAME = "tracking"
-EVAL_SIZE = 4096  # wnlib.train's default eval_size
+EVAL_SIZE = TrackSpec().eval_size  # wnlib.train's default eval_size
 
 
 def run(device: torch.device, quick: bool = False) -> list:
@@ -29,9 +29,10 @@ def run(device: torch.device, quick: bool = False) -> list:
     data = synthetic_mnist(n, 10000, device)
     model = paper_model(width, depth, device)
     train = dict(epochs=1, lr=1e-3, batch_size=512, progress=False)
-    times, _ = interleave({"untracked": lambda: wnlib.train(model, data, track=(), **train),
+    nothing, exact_gbar = TrackSpec(track=()), TrackSpec(gbar_size=EVAL_SIZE)
+    times, _ = interleave({"untracked": lambda: wnlib.train(model, data, tracking=nothing, **train),
                            "tracked": lambda: wnlib.train(model, data, **train),
-                           "tracked, exact gbar": lambda: wnlib.train(model, data, gbar_size=EVAL_SIZE, **train)},
+                           "tracked, exact gbar": lambda: wnlib.train(model, data, tracking=exact_gbar, **train)},
                           device, reps=reps)
     untracked, tracked = median(times["untracked"]), median(times["tracked"])
     exact = median(times["tracked, exact gbar"])

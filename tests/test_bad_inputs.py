@@ -15,7 +15,7 @@ import wnlib
 import wnlib.experiments
 from wnlib import bounds
 from wnlib.curvature import HessianOperator
-from wnlib.tracking import check_track, measure
+from wnlib.tracking import TrackSpec, check_track, measure
 
 
 # ---- tiny fixtures (built lazily, once; CPU; no downloads) ----------------------------------------------------
@@ -121,17 +121,22 @@ BAD_INPUTS = [
     ("load-int-dtype", lambda: wnlib.load_dataset("teacher", n_train=8, n_test=8, dtype=torch.int64), TypeError, "dtype must be a floating-point torch.dtype"),
     ("model-int-dtype", lambda: model(dtype=torch.int32), TypeError, "dtype must be a floating-point torch.dtype"),
 
-    # hessian_inputs and curvature_size: 0, negative, not an int
-    ("train-hessian-inputs-0", lambda: train(hessian_inputs=0, track=["hessian"]), ValueError, "hessian_inputs must be an int > 0, got 0"),
-    ("train-hessian-inputs-neg", lambda: train(hessian_inputs=-1), ValueError, "hessian_inputs must be an int > 0, got -1"),
-    ("train-hessian-inputs-float", lambda: train(hessian_inputs=2.5), TypeError, "hessian_inputs must be an int > 0, got 2.5"),
-    ("train-curvature-size-0", lambda: train(curvature_size=0, track=["loss_hessian"]), ValueError, "curvature_size must be an int > 0, got 0"),
-    ("train-curvature-size-neg", lambda: train(curvature_size=-5), ValueError, "curvature_size must be an int > 0, got -5"),
-    ("measure-hessian-inputs-0", lambda: measure(model(), _teacher(), ["hessian"], hessian_inputs=0), ValueError, "hessian_inputs must be an int > 0, got 0"),
-    ("measure-gbar-size-small", lambda: measure(model(), _teacher(), ["gbar_sq"], gbar_size=2), ValueError, "gbar_size must be None (the whole training set) or an int >= 3, got 2"),
-    ("train-gbar-size-float", lambda: train(gbar_size=256.0), ValueError, "gbar_size must be None (the whole training set) or an int >= 3, got 256.0"),
+    # the tracking settings (one TrackSpec, checked when it is built): 0, negative, not an int, both intervals
+    ("trackspec-hessian-inputs-0", lambda: TrackSpec(hessian_inputs=0, track=["hessian"]), ValueError, "hessian_inputs must be an int > 0, got 0"),
+    ("trackspec-hessian-inputs-neg", lambda: TrackSpec(hessian_inputs=-1), ValueError, "hessian_inputs must be an int > 0, got -1"),
+    ("trackspec-hessian-inputs-float", lambda: TrackSpec(hessian_inputs=2.5), TypeError, "hessian_inputs must be an int > 0, got 2.5"),
+    ("trackspec-curvature-size-0", lambda: TrackSpec(curvature_size=0, track=["loss_hessian"]), ValueError, "curvature_size must be an int > 0, got 0"),
+    ("trackspec-curvature-size-neg", lambda: TrackSpec(curvature_size=-5), ValueError, "curvature_size must be an int > 0, got -5"),
+    ("trackspec-gbar-size-small", lambda: TrackSpec(["gbar_sq"], gbar_size=2), ValueError, "gbar_size must be None (the whole training set) or an int >= 3, got 2"),
+    ("trackspec-gbar-size-float", lambda: TrackSpec(gbar_size=256.0), ValueError, "gbar_size must be None (the whole training set) or an int >= 3, got 256.0"),
+    ("trackspec-eval-size-0", lambda: TrackSpec(eval_size=0), ValueError, "eval_size must be an int > 0, got 0"),
+    ("trackspec-every-0", lambda: TrackSpec(every=0), ValueError, "every must be an int > 0, got 0"),
+    ("trackspec-every-half", lambda: TrackSpec(every=0.5), TypeError, "every must be an int > 0, got 0.5"),
+    ("trackspec-every-steps-0", lambda: TrackSpec(every_steps=0), ValueError, "every_steps must be an int > 0, got 0"),
+    ("trackspec-every-and-every-steps", lambda: TrackSpec(every=2, every_steps=3), ValueError, "give every (epochs) or every_steps (steps), not both: got every=2, every_steps=3"),
+    ("measure-spec-list", lambda: measure(model(), _teacher(), ["hessian"]), TypeError, "spec must be a wnlib.tracking.TrackSpec, e.g. TrackSpec(track=['loss']), got ['hessian']"),
+    ("train-tracking-list", lambda: train(tracking=["loss"]), TypeError, "tracking must be a wnlib.TrackSpec, e.g. TrackSpec(track=['loss'], every=2), got ['loss']"),
     ("gbar-estimate-groups", lambda: wnlib.quantities.gbar_sq_estimate(model(), x(), groups=1), ValueError, "groups must be an int >= 2 and at most the number of inputs"),
-    ("measure-curvature-size-neg", lambda: measure(model(), _teacher(), ["loss_hessian"], curvature_size=-1), ValueError, "curvature_size must be an int > 0, got -1"),
 
     # NaN / inf in the data given to train (named: which tensor), in the model, in the inputs of the curvature routines
     ("train-nan-x-train", lambda: train(d=poisoned("x_train")), ValueError, "data.x_train holds 1 non-finite value (NaN or inf), the first at index (3, 0)"),
@@ -199,20 +204,16 @@ BAD_INPUTS = [
     ("dataset-numpy", lambda: data(x_train=_teacher().x_train.numpy()), TypeError, "x_train must be a torch.Tensor, got ndarray"),
     ("dataset-num-classes-0", lambda: wnlib.Dataset(x(), y(), x(), y(), "t", 0), ValueError, "num_classes must be an int > 0, got 0"),
 
-    # momentum outside [0, 1)
-    ("train-momentum-1", lambda: train(momentum=1.0), ValueError, "momentum must be a number in [0, 1), got 1.0"),
-    ("train-momentum-1.5", lambda: train(momentum=1.5), ValueError, "momentum must be a number in [0, 1), got 1.5"),
-    ("train-momentum-negative", lambda: train(momentum=-0.1), ValueError, "momentum must be a number in [0, 1), got -0.1"),
-    ("train-momentum-nan", lambda: train(momentum=math.nan), ValueError, "momentum must be a number in [0, 1), got nan"),
-    ("train-momentum-str", lambda: train(momentum="0.9"), TypeError, "momentum must be a number in [0, 1), got '0.9'"),
+    # an optimizer that cannot be built as optimizer(params, lr=lr)
+    ("train-optimizer-bad-option", lambda: train(optimizer=functools.partial(torch.optim.Adam, momentum=0.9)), TypeError, "optimizer is called as optimizer(params, lr=0.1) and failed"),
+    ("train-optimizer-str", lambda: train(optimizer="sgd"), TypeError, "optimizer must be a torch.optim.Optimizer class or a callable (params, lr) -> optimizer"),
 
     # track given as a string (or a lone callable, or a number)
-    ("train-track-str", lambda: train(track="loss"), TypeError, "track must be a list or tuple of names from 'loss', 'accuracy', 'rho_min', 'gbar_sq', 'hessian', 'loss_hessian' and/or callables q(model, data), got the string 'loss': write track=['loss']"),
-    ("train-track-str-hessian", lambda: train(track="hessian"), TypeError, "got the string 'hessian'"),
+    ("trackspec-track-str", lambda: TrackSpec(track="loss"), TypeError, "track must be a list or tuple of names from 'loss', 'accuracy', 'rho_min', 'gbar_sq', 'hessian', 'loss_hessian' and/or callables q(model, data), got the string 'loss': write track=['loss']"),
+    ("trackspec-track-str-hessian", lambda: TrackSpec("hessian"), TypeError, "got the string 'hessian'"),
     ("check-track-str", lambda: check_track("rho_min"), TypeError, "write track=['rho_min']"),
-    ("measure-track-str", lambda: measure(model(), _teacher(), "loss"), TypeError, "got the string 'loss'"),
-    ("train-track-int", lambda: train(track=5), TypeError, "track must be a list or tuple of names"),
-    ("train-track-lone-callable", lambda: train(track=bounds.rsc_tracker(0.5)), TypeError, "track must be a list or tuple of names"),
+    ("trackspec-track-int", lambda: TrackSpec(track=5), TypeError, "track must be a list or tuple of names"),
+    ("trackspec-track-lone-callable", lambda: TrackSpec(track=bounds.rsc_tracker(0.5)), TypeError, "track must be a list or tuple of names"),
 
     # extreme init_scale: the init overflows or underflows
     ("init-scale-1e300", lambda: model(init_scale=1e300), ValueError, "init_scale=1e+300 makes the hidden init bound"),
@@ -291,9 +292,10 @@ def test_bad_data_is_rejected_before_any_training_work():
 @pytest.mark.parametrize("call", [
     lambda: wnlib.WeightNormMLP(16, 8, 2, 1, seed=None),     # None: the global random state
     lambda: wnlib.WeightNormMLP(16, 8, 2, 1, seed=0),
-    lambda: train(momentum=0.0, seed=0, epochs=0),
-    lambda: train(momentum=0.9, track=["loss"], epochs=0),
-    lambda: train(track=(), epochs=0),
+    lambda: train(optimizer=functools.partial(torch.optim.SGD, momentum=0.0), seed=0, epochs=0),
+    lambda: train(optimizer=functools.partial(torch.optim.SGD, momentum=0.9), tracking=TrackSpec(["loss"]), epochs=0),
+    lambda: train(tracking=TrackSpec(()), epochs=0),
+    lambda: TrackSpec(every_steps=1, gbar_size=None),
     lambda: wnlib.spectral_norm(operator(), tol=0.0),
     lambda: wnlib.spectral_norm(operator(), method="arpack", tol=0.0, max_iter=5),
 ])

@@ -245,11 +245,11 @@ def test_gbar_sq_estimate_is_unbiased_where_the_plug_in_is_not(float64):
 def test_measure_gbar_exact_up_to_gbar_size_then_estimated():
     digits = wnlib.load_dataset("digits", n_train=1000, n_test=64)
     model = wnlib.WeightNormMLP(64, 16, 2, 10, seed=0)
-    exact = tracking.measure(model, digits, ["gbar_sq"], gbar_size=None)
+    exact = tracking.measure(model, digits, tracking.TrackSpec(["gbar_sq"], gbar_size=None))
     assert exact["gbar_sq"] == pytest.approx(wnlib.gbar_sq(model, digits.x_train), rel=1e-6)
     assert (exact["gbar_sq_se"], exact["gbar_sq_n"]) == (0.0, digits.n_train)
-    assert tracking.measure(model, digits, ["gbar_sq"], gbar_size=digits.n_train) == exact
-    sampled = tracking.measure(model, digits, ["gbar_sq"], gbar_size=400)
+    assert tracking.measure(model, digits, tracking.TrackSpec(["gbar_sq"], gbar_size=digits.n_train)) == exact
+    sampled = tracking.measure(model, digits, tracking.TrackSpec(["gbar_sq"], gbar_size=400))
     assert sampled["gbar_sq_n"] == 400 and sampled["gbar_sq_se"] > 0
     assert abs(sampled["gbar_sq"] - exact["gbar_sq"]) < 4 * sampled["gbar_sq_se"]
-    assert tracking.measure(model, digits, ["gbar_sq"], gbar_size=400) == sampled  # the same subsample each time
+    assert tracking.measure(model, digits, tracking.TrackSpec(["gbar_sq"], gbar_size=400)) == sampled  # the same subsample each time

@@ -54,8 +54,7 @@ def test_unknown_dataset_and_normalization():
 @pytest.mark.parametrize("kw,words", [
     (dict(lr=0.0), ["lr", "> 0"]), (dict(lr=-1e-3), ["lr"]), (dict(lr=math.nan), ["lr", "finite"]),
     (dict(batch_size=0), ["batch_size", "> 0"]), (dict(epochs=-1), ["epochs", ">= 0"]),
-    (dict(momentum=-0.5), ["momentum"]), (dict(weight_decay=-1.0), ["weight_decay"]),
-    (dict(track=("loss", "sharpness")), ["track", "'gbar_sq'"]),
+    (dict(tracking=("loss", "sharpness")), ["tracking", "TrackSpec"]),
 ])
 def test_train_arguments(kw, words):
     data = digits()
@@ -107,7 +106,8 @@ def test_non_finite_loss_stops_with_history_kept():
     data = digits()
     model = wnlib.WeightNormMLP(64, 16, 1, 10, init_mode="c*sqrt(m)", init_scale=5.0, seed=0)
     with pytest.raises(wnlib.NonFiniteLossError, match="non-finite") as info:
-        wnlib.train(model, data, epochs=5, lr=1e6, batch_size=16, track_every=2, progress=False)
+        wnlib.train(model, data, epochs=5, lr=1e6, batch_size=16, tracking=wnlib.TrackSpec(every_steps=2),
+                    progress=False)
     history = info.value.history
     assert len(history) >= 1 and history.rows[0]["step"] == 0
     assert math.isfinite(history.rows[0]["train_loss"])

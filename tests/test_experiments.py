@@ -13,7 +13,8 @@ import pytest
 
 import torch
 
-from wnlib import experiments
+import wnlib
+from wnlib import TrackSpec, experiments
 from wnlib.data import load_dataset
 from wnlib.experiments import cli, runner
 from wnlib.experiments.cli import main, read_sweep_file
@@ -182,6 +183,54 @@ def test_a_sweep_loads_its_data_once_and_training_does_not_change_it(tmp_path, m
     sweep([config.replace(n_train=100), config.replace(n_train=100, seed=3)], out=tmp_path, max_workers=1,
           progress=False)
     assert len(loads) == 2
+
+
+# ---- tracking settings: one TrackSpec, the same keys -----------------------------------------------------
+
+def test_every_stored_run_keeps_its_key():
+    """Each committed run folder is named by the key of the configuration in its meta.json: adding
+    ``curvature_size`` (left out of to_dict() at its default) changed no key."""
+    folders = sorted((BOOK_RESULTS / "runs").iterdir())
+    assert len(folders) >= 50
+    for folder in folders:
+        stored = json.loads((folder / "meta.json").read_text())["config"]
+        config = RunConfig.from_dict(stored)
+        assert config.to_dict() == stored and config.key == folder.name
+
+
+def test_run_config_tracking_fields_are_a_track_spec():
+    assert RunConfig().tracking == TrackSpec()  # one set of defaults
+    assert RunConfig().key == "aa7ed296a5ae2cc2"  # the default run's key before curvature_size existed
+    assert TINY.tracking == TrackSpec(("loss", "accuracy", "rho_min"), every=1)
+    assert TINY.replace(track_every=3).tracking.every == 3
+    assert "curvature_size" not in RunConfig().to_dict()
+    changed = TINY.replace(curvature_size=8)
+    assert changed.to_dict()["curvature_size"] == 8 and changed.key != TINY.key
+    assert RunConfig.from_dict(changed.to_dict()) == changed
+    with pytest.raises(ValueError, match="curvature_size must be an int > 0, got 0"):
+        RunConfig(curvature_size=0)
+    with pytest.raises(ValueError, match="track_every must be an int > 0, got 0"):
+        RunConfig(track_every=0)
+    with pytest.raises(ValueError, match="gbar_size must be None"):
+        RunConfig(gbar_size=1)
+
+
+def test_curvature_size_from_a_sweep_file_reaches_measure(tmp_path):
+    """A sweep file sets ``curvature_size``; the run's step-0 ``loss_hessian_top`` is then the top eigenvalue of
+    the loss Hessian on the first 8 training samples, computed here directly, not on the default 256."""
+    base = {**TINY.replace(epochs=1, track=("loss_hessian",)).to_dict(), "curvature_size": 8}
+    spec = tmp_path / "sweep.json"
+    spec.write_text(json.dumps({"base": base}))
+    (config,), _ = read_sweep_file(spec)
+    assert config.tracking.curvature_size == 8
+    frame, meta = run(config, tmp_path / "out")
+    assert meta["config"]["curvature_size"] == 8
+    data = config.load_data("cpu")
+    model = config.build_model(data.d_in, data.d_out)  # the run's network at step 0
+    on_8 = wnlib.loss_hessian_norm(model, data.x_train[:8], data.y_train[:8], which="LA", tol=1e-4)
+    on_200 = wnlib.loss_hessian_norm(model, data.x_train, data.y_train, which="LA", tol=1e-4)
+    assert frame["loss_hessian_top"].iloc[0] == pytest.approx(on_8, rel=1e-3)
+    assert abs(on_8 - on_200) > 0.05 * on_200
 
 
 # ---- resume, corruption, executors -----------------------------------------------------------------------

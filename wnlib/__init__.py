@@ -15,7 +15,7 @@ from .quantities import (dense_hessian, evaluate, gbar, gbar_sq, gbar_sq_estimat
                          loss_operator,
                          predictor_hessian_norm, predictor_operator, rho_min, rho_min_per_layer, row_norms,
                          square_loss)
-from .tracking import TRACKABLE
+from .tracking import TRACKABLE, TrackSpec
 from .training import History, NonFiniteLossError, train
 from ._version import __version__
 
@@ -31,7 +31,7 @@ __all__ = [
     # curvature machinery
     "HessianOperator", "hvp", "lanczos", "spectral_norm",
     # training
-    "History", "NonFiniteLossError", "train",
+    "History", "NonFiniteLossError", "TrackSpec", "train",
     # bounds (a subpackage), version
     "bounds", "__version__",
 ]

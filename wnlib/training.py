@@ -2,8 +2,8 @@
 
 Explained in: book/01_weightnorm.ipynb (training) and book/03_optimization.ipynb (gradient descent with step
 ``omega / beta_t``, other optimizers). The data stays on the device; every epoch draws a seeded permutation and
-walks it in batches (no DataLoader); ``batch_size=None`` is full-batch gradient descent. What is tracked, at
-step 0 and every ``track_every`` steps, is :func:`wnlib.tracking.measure`.
+walks it in batches (no DataLoader); ``batch_size=None`` is full-batch gradient descent. What is tracked, and
+how often, is a :class:`wnlib.tracking.TrackSpec`, measured by :func:`wnlib.tracking.measure`.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from . import _checks, _extras
 from .curvature import parameters
 from .data import Dataset
 from .quantities import square_loss
-from .tracking import DEFAULT_TRACK, check_gbar_size, check_track, measure
+from .tracking import TrackSpec, measure
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -92,7 +92,13 @@ def _check_data(data: Dataset, dtype: torch.dtype) -> None:
         _checks.finite_tensor(f"data.{split}", t)
 
 
-_RESUME_KEYS = ("epoch", "step", "optimizer", "generator", "loss_sum", "rows")
+RESUME_KEYS = ("epoch", "step", "optimizer", "generator", "loss_sum", "rows")
+"""The keys of the training state that ``on_epoch_end`` receives and ``resume`` takes back."""
+
+
+def steps_per_epoch(n_train: int, batch_size: int) -> int:
+    """Optimizer steps in one epoch: ``ceil(n_train / batch_size)`` (the last batch may be smaller)."""
+    return math.ceil(n_train / batch_size)
 
 
 def _check_resume(resume) -> None:
@@ -101,53 +107,42 @@ def _check_resume(resume) -> None:
     if not isinstance(resume, dict):
         raise TypeError(f"resume must be None or the state dict that on_epoch_end received, got "
                         f"{type(resume).__name__}")
-    missing = [k for k in _RESUME_KEYS if k not in resume]
+    missing = [k for k in RESUME_KEYS if k not in resume]
     if missing:
         raise ValueError(f"resume lacks {', '.join(missing)}: pass the state dict that on_epoch_end received "
-                         f"(keys {', '.join(_RESUME_KEYS)})")
+                         f"(keys {', '.join(RESUME_KEYS)})")
 
 
-def _optimizer(optimizer, params, lr: float, momentum: float, weight_decay: float) -> torch.optim.Optimizer:
-    """``optimizer(params, lr=lr, ...)`` for a ``torch.optim`` class; ``optimizer(params)`` for a factory."""
-    if isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer):
-        options = dict(lr=lr)
-        if momentum:
-            options["momentum"] = momentum
-        if weight_decay:
-            options["weight_decay"] = weight_decay
-        try:
-            return optimizer(params, **options)
-        except TypeError as err:
-            raise TypeError(f"optimizer {optimizer.__name__} does not take {sorted(options)}: {err}; momentum "
-                            "applies to torch.optim.SGD (pass a factory for other options)") from None
-    if callable(optimizer):
-        made = optimizer(params)
-        if not isinstance(made, torch.optim.Optimizer):
-            raise TypeError(f"optimizer factory must return a torch.optim.Optimizer, got {type(made).__name__}")
-        return made
-    raise TypeError(f"optimizer must be a torch.optim.Optimizer class or a factory params -> optimizer, "
-                    f"got {optimizer!r}")
+def _optimizer(optimizer, params, lr: float) -> torch.optim.Optimizer:
+    """``optimizer(params, lr=lr)``: a ``torch.optim`` class, or one with options bound, e.g.
+    ``functools.partial(torch.optim.SGD, momentum=0.9)``."""
+    if not callable(optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer class or a callable (params, lr) -> optimizer "
+                        f"such as functools.partial(torch.optim.SGD, momentum=0.9), got {optimizer!r}")
+    try:
+        made = optimizer(params, lr=lr)
+    except TypeError as err:
+        raise TypeError(f"optimizer is called as optimizer(params, lr={lr}) and failed: {err}") from None
+    if not isinstance(made, torch.optim.Optimizer):
+        raise TypeError(f"optimizer(params, lr=...) must return a torch.optim.Optimizer, got {type(made).__name__}")
+    return made
 
 
 def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float = 1e-3, batch_size: int | None = 512,
-          optimizer=torch.optim.SGD, step_size: Callable | None = None, momentum: float = 0.0,
-          weight_decay: float = 0.0, seed: int = 0, track_every: int | None = None, track=DEFAULT_TRACK,
-          eval_size: int = 4096, hessian_inputs: int = 4, curvature_size: int = 256, gbar_size: int | None = 256,
-          progress: bool = True,
-          resume: dict | None = None, on_epoch_end=None) -> History:
+          optimizer=torch.optim.SGD, step_size: Callable | None = None, seed: int = 0,
+          tracking: TrackSpec = TrackSpec(), progress: bool = True, resume: dict | None = None,
+          on_epoch_end=None) -> History:
     """Minimise ``L(theta) = (1/n) sum_i ||y_i - f(theta; x_i)||^2`` on ``data``; return the tracked ``History``.
 
-    Default: mini-batch SGD ``theta_{t+1} = theta_t - lr * grad L_B(theta_t)``. ``optimizer``: any
-    ``torch.optim`` class (built with ``lr``, and ``momentum``/``weight_decay`` when nonzero) or a factory
-    ``params -> optimizer``. ``step_size``: a rule ``(model, x_B, y_B) -> eta_t`` evaluated at ``theta_t`` before
-    each step (e.g. :func:`wnlib.bounds.omega_over_beta` for gradient descent with step ``omega / beta_t``); the
-    value used is recorded as ``step_size`` in the row of step ``t``. ``batch_size=None``: full batch.
+    Default: mini-batch SGD ``theta_{t+1} = theta_t - lr * grad L_B(theta_t)``. ``optimizer`` is built as
+    ``optimizer(params, lr=lr)``: any ``torch.optim`` class, or one with its options bound, e.g.
+    ``functools.partial(torch.optim.SGD, momentum=0.9, weight_decay=0.01)``. ``step_size``: a rule
+    ``(model, x_B, y_B) -> eta_t`` evaluated at ``theta_t`` before each step (e.g.
+    :func:`wnlib.bounds.omega_over_beta` for gradient descent with step ``omega / beta_t``); the value used is recorded as ``step_size`` in the row of step ``t``. ``batch_size=None``: full batch.
 
-    ``track`` is a subset of :data:`wnlib.tracking.TRACKABLE` and/or callables ``q(model, data) -> dict``;
-    ``track_every`` counts steps (default: one epoch); losses on the first ``eval_size`` samples of each split,
-    ``||gbar||^2`` exact up to ``gbar_size`` training inputs and estimated above (``None``: always exact, on the
-    whole training set; see :func:`wnlib.tracking.measure`). A non-finite loss raises :class:`NonFiniteLossError`
-    carrying the history so far.
+    ``tracking`` (a :class:`wnlib.tracking.TrackSpec`) says what is measured (:func:`wnlib.tracking.measure`) at
+    step 0, every ``tracking.every`` epochs (or ``tracking.every_steps`` steps) and at the last step. A non-finite
+    loss raises :class:`NonFiniteLossError` carrying the history so far.
 
     Checkpoint/resume: after every epoch ``on_epoch_end(state)`` (if given) receives ``state``, a dict of tensors
     and plain types (``epoch``, ``step``, ``optimizer``, ``generator``, ``loss_sum``, ``rows``) that ``torch.save``
@@ -162,19 +157,15 @@ def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float = 1e-3, bat
     lr = _checks.positive_float("lr", lr)
     n = data.n_train
     batch_size = n if batch_size is None else _checks.positive_int("batch_size", batch_size)
-    momentum = _checks.interval("momentum", momentum, 0.0, 1.0, closed="[)")
-    weight_decay = _checks.positive_float("weight_decay", weight_decay, allow_zero=True)
-    eval_size = _checks.positive_int("eval_size", eval_size)
-    hessian_inputs = _checks.positive_int("hessian_inputs", hessian_inputs)
-    curvature_size = _checks.positive_int("curvature_size", curvature_size)
-    gbar_size = check_gbar_size(gbar_size)
     seed = _checks.seed("seed", seed)
     if step_size is not None and not callable(step_size):
         raise TypeError(f"step_size must be None or a rule (model, x, y) -> float, got {step_size!r}")
     if on_epoch_end is not None and not callable(on_epoch_end):
         raise TypeError(f"on_epoch_end must be None or a callable state -> None, got {on_epoch_end!r}")
     _check_resume(resume)
-    track = check_track(track)
+    if not isinstance(tracking, TrackSpec):
+        raise TypeError(f"tracking must be a wnlib.TrackSpec, e.g. TrackSpec(track=['loss'], every=2), "
+                        f"got {tracking!r}")
     _check_compatible(model, data)
     params = parameters(model)
     if data.device != params[0].device:
@@ -182,13 +173,13 @@ def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float = 1e-3, bat
                          "load the data with device= or move the model with .to()")
     _check_data(data, params[0].dtype)
     _checks.finite_parameters(model, "training")
-    steps_per_epoch = math.ceil(n / batch_size)
-    track_every = steps_per_epoch if track_every is None else _checks.positive_int("track_every", track_every)
-    config = dict(epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum, weight_decay=weight_decay,
-                  seed=seed, track_every=track_every, track=[getattr(q, "__name__", q) for q in track],
-                  dataset=data.name, device=str(data.device))
+    per_epoch = steps_per_epoch(n, batch_size)
+    track_every = tracking.steps_between(per_epoch)
+    config = dict(epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,
+                  optimizer=getattr(optimizer, "__name__", repr(optimizer)), track_every_steps=track_every,
+                  track=[getattr(q, "__name__", q) for q in tracking.track], dataset=data.name, device=str(data.device))
     history = History(config=config)
-    opt = _optimizer(optimizer, params, lr, momentum, weight_decay)
+    opt = _optimizer(optimizer, params, lr)
     gen = torch.Generator().manual_seed(seed)
     step, loss_sum, first_epoch = 0, torch.zeros((), device=data.device), 0
     if resume is not None:
@@ -203,13 +194,12 @@ def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float = 1e-3, bat
             raise NonFiniteLossError(
                 f"the training loss became non-finite ({float(train_loss)}) before step {step} (lr={lr}); lower lr or "
                 f"check the data. The history up to step {history.last.get('step', 0)} is on .history", history)
-        row = {"step": step, "epoch": step / steps_per_epoch}
+        row = {"step": step, "epoch": step / per_epoch}
         was_training = model.training
         model.train(False)
         measuring = time.perf_counter()
         try:
-            row.update(measure(model, data, track, eval_size=eval_size, hessian_inputs=hessian_inputs,
-                               curvature_size=curvature_size, gbar_size=gbar_size))
+            row.update(measure(model, data, tracking))
         except FloatingPointError as err:  # e.g. row norms overflowed: a divergence found while measuring
             raise NonFiniteLossError(f"training diverged before step {step} (lr={lr}): {err}. The history up to "
                                      f"step {history.last.get('step', 0)} is on .history", history) from err
@@ -224,7 +214,7 @@ def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float = 1e-3, bat
 
     if resume is None:
         record(0, None)
-    total_steps = epochs * steps_per_epoch
+    total_steps = epochs * per_epoch
     bar = _extras.progress_bar(total_steps, step, "train", enabled=progress)
     for epoch in range(first_epoch, epochs):
         perm = torch.randperm(n, generator=gen).to(data.device)
@@ -251,7 +241,7 @@ def train(model: nn.Module, data: Dataset, *, epochs: int, lr: float = 1e-3, bat
             step += 1
             if step % track_every == 0 or step == total_steps:
                 record(step, loss_sum)
-        bar.update(steps_per_epoch)
+        bar.update(per_epoch)
         if on_epoch_end is not None:
             on_epoch_end(dict(epoch=epoch + 1, step=step, optimizer=opt.state_dict(),
                               generator=gen.get_state(), loss_sum=loss_sum.detach().cpu(), rows=history.rows))

@@ -98,7 +98,7 @@ def omega_over_beta(omega: float = 1.0, *, method: str = "lanczos"):
 
 
 def rsc_tracker(kappa: float, *, hessian: str = "bound", verify: bool = False):
-    """A quantity for ``wnlib.train(track=...)``: ``alpha_hat`` (:func:`rsc_certificate` on the training set)
+    """A quantity for ``wnlib.TrackSpec(track=...)``: ``alpha_hat`` (:func:`rsc_certificate` on the training set)
     and its Hessian term ``2 kappa^2 ||gbar||^2 - alpha_hat``.
 
     ``verify=True`` also records ``rsc_margin = min_Delta (Delta^T grad^2 L Delta - alpha_hat)`` over two unit

@@ -24,7 +24,7 @@ from ..data import DATASETS
 from .config import RunConfig, default_results_dir
 from . import registry
 from .registry import EXPERIMENTS, PROFILES, grid
-from .runner import sweep
+from .runner import CHECKPOINT_EVERY, sweep
 from .store import Store, read_regular, results_dir
 
 SWEEP_FILE_LIMIT = 1 << 20
@@ -84,7 +84,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help=f"results folder (default: {default_results_dir()})")
     parser.add_argument("--workers", type=_positive, default=None, help="local worker processes")
     parser.add_argument("--checkpoint-every", type=_positive, default=None, metavar="EPOCHS",
-                        help="epochs between checkpoints (default 5)")
+                        help=f"epochs between checkpoints (default {CHECKPOINT_EVERY})")
 
 
 def read_sweep_file(path: Path) -> tuple[list[RunConfig], dict]:
@@ -196,7 +196,8 @@ def _main(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     status = 0
     for name, configs, out in jobs:
         started = time.perf_counter()
-        frame, metas = sweep(configs, out=out, checkpoint_every=checkpoint_every or 5, max_workers=args.workers)
+        frame, metas = sweep(configs, out=out, checkpoint_every=checkpoint_every or CHECKPOINT_EVERY,
+                             max_workers=args.workers)
         where = out if out is not None else default_results_dir()
         diverged = [m["key"] for m in metas if m["status"] == "diverged"]
         print(f"{name}: {len(metas)} runs ({len(diverged)} diverged), {len(frame)} rows in {where} "

@@ -17,9 +17,10 @@ from .. import _checks
 from ..data import DATASETS, NORMALIZATIONS, SHAPES, SPLITS, Dataset, load_dataset
 from ..hardware import device as best_device
 from ..model import ACTIVATIONS, GAIN_PRESETS, INIT_MODES, PlainMLP, WeightNormMLP
-from ..tracking import TRACKABLE, check_gbar_size
+from ..tracking import TRACKABLE, TrackSpec
 
 MODELS = ("weightnorm", "plain")
+_TRACKING = TrackSpec()  # the tracking defaults, defined once in TrackSpec
 
 
 def _check_device(name) -> None:
@@ -59,9 +60,9 @@ class RunConfig:
     Model: ``model`` ("weightnorm" or "plain"), ``width`` (m), ``depth`` (L), ``activation``, ``init_scale`` (c),
     ``init_mode``, ``scale_output`` (whether ``V`` follows the init scale), ``gains``. Data: ``dataset``, ``n_train``/``n_test`` (None: all), ``normalize``,
     ``data_seed``. SGD: ``epochs``, ``lr``, ``batch_size``, ``momentum``, ``weight_decay``, ``seed`` (init and
-    batch order). Tracking: ``track`` (subset of ``wnlib.tracking.TRACKABLE``) every ``track_every`` epochs
-    (and always at the start and the end), on ``eval_size`` samples, Hessian on ``hessian_inputs`` inputs,
-    ``||gbar||^2`` exact up to ``gbar_size`` training inputs and estimated on ``gbar_size`` above (None: exact).
+    batch order). Tracking (:attr:`tracking`, a :class:`wnlib.tracking.TrackSpec`, gives these fields' meaning
+    and defaults): ``track`` (names from ``wnlib.tracking.TRACKABLE``) every ``track_every`` epochs (and always
+    at the start and the end), ``eval_size``, ``hessian_inputs``, ``gbar_size``, ``curvature_size``.
     ``device`` "auto" picks the best device (recorded in the metadata).
     """
 
@@ -84,11 +85,12 @@ class RunConfig:
     momentum: float = 0.0
     weight_decay: float = 0.0
     seed: int = 0
-    track: tuple = ("loss", "accuracy", "rho_min", "gbar_sq")
-    track_every: int = 1
-    eval_size: int = 4096
-    hessian_inputs: int = 4
-    gbar_size: int | None = 256
+    track: tuple = _TRACKING.track
+    track_every: int = _TRACKING.every
+    eval_size: int = _TRACKING.eval_size
+    hessian_inputs: int = _TRACKING.hessian_inputs
+    gbar_size: int | None = _TRACKING.gbar_size
+    curvature_size: int = _TRACKING.curvature_size
     device: str = "auto"
 
     def __post_init__(self):
@@ -103,10 +105,9 @@ class RunConfig:
         _check_device(self.device)
         for name in ("seed", "data_seed"):
             _checks.seed(name, getattr(self, name))
-        for name in ("width", "depth", "batch_size", "track_every", "eval_size", "hessian_inputs"):
+        for name in ("width", "depth", "batch_size", "track_every"):
             _checks.positive_int(name, getattr(self, name))
         _checks.positive_int("epochs", self.epochs, allow_zero=True)
-        check_gbar_size(self.gbar_size)
         for name, available in zip(("n_train", "n_test"), SPLITS[self.dataset]):
             n = getattr(self, name)
             if n is not None:
@@ -126,6 +127,14 @@ class RunConfig:
         object.__setattr__(self, "track", tuple(self.track))
         for name in self.track:
             _checks.choice("track", name, TRACKABLE)
+        self.tracking  # checks eval_size, hessian_inputs, gbar_size, curvature_size
+
+    @property
+    def tracking(self) -> TrackSpec:
+        """What the run tracks, and how often: its tracking fields as a :class:`wnlib.tracking.TrackSpec`."""
+        return TrackSpec(track=self.track, every=self.track_every, eval_size=self.eval_size,
+                         hessian_inputs=self.hessian_inputs, curvature_size=self.curvature_size,
+                         gbar_size=self.gbar_size)
 
     @property
     def key(self) -> str:
@@ -133,9 +142,12 @@ class RunConfig:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict:
-        """Plain JSON-able dict (``track`` as a list)."""
+        """Plain JSON-able dict (``track`` as a list); ``curvature_size`` only when it is not the default, so the
+        keys of runs made before the field existed stay theirs."""
         d = dataclasses.asdict(self)
         d["track"] = list(self.track)
+        if self.curvature_size == _TRACKING.curvature_size:
+            del d["curvature_size"]
         return d
 
     @classmethod

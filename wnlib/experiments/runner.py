@@ -12,7 +12,6 @@ import contextlib
 import datetime
 import functools
 import logging
-import math
 import os
 import threading
 import time
@@ -27,12 +26,15 @@ from .._version import __version__
 from ..curvature import parameters
 from ..data import Dataset, load_dataset
 from ..hardware import describe as describe_hardware
-from ..training import CLOCK_COLUMNS, NonFiniteLossError, train
+from ..training import CLOCK_COLUMNS, RESUME_KEYS, NonFiniteLossError, train
 from .config import RunConfig, default_results_dir
 from .registry import EXPERIMENTS, configs
 from .store import Store, StoreWriteError
 
 log = logging.getLogger("wnlib.experiments")
+
+CHECKPOINT_EVERY = 5
+"""Epochs between two checkpoints of a run, unless ``checkpoint_every`` (or ``--checkpoint-every``) says otherwise."""
 
 
 def _metadata(config: RunConfig, device, wall_time: float, status: str, resumed_from_epoch: int,
@@ -77,7 +79,7 @@ def _resumable(state: dict, config: RunConfig, model: torch.nn.Module) -> str | 
     try:
         model.load_state_dict(state["model"])
         train_state = state["train"]
-        missing = {"epoch", "step", "optimizer", "generator", "loss_sum", "rows"} - set(train_state)
+        missing = set(RESUME_KEYS) - set(train_state)
         if missing:
             return f"its training state lacks {sorted(missing)}"
         why = _optimizer_fits(train_state["optimizer"], parameters(model))
@@ -145,7 +147,8 @@ def _result_fits(meta: dict, history: pd.DataFrame, config: RunConfig) -> str | 
     return None
 
 
-def run(config: RunConfig, store: Store | str | os.PathLike | None = None, *, checkpoint_every: int = 5,
+def run(config: RunConfig, store: Store | str | os.PathLike | None = None, *,
+        checkpoint_every: int = CHECKPOINT_EVERY,
         progress: bool = False) -> tuple[pd.DataFrame, dict]:
     """Results of one run: loaded if stored, else resumed from its checkpoint or trained, then stored.
 
@@ -185,15 +188,12 @@ def run(config: RunConfig, store: Store | str | os.PathLike | None = None, *, ch
             store.save_checkpoint(config.key, dict(key=config.key, train=train_state, model=model.state_dict(),
                                                    wall_time_s=wall))
 
-    steps_per_epoch = math.ceil(data.n_train / config.batch_size)
+    sgd = functools.partial(torch.optim.SGD, momentum=config.momentum, weight_decay=config.weight_decay)
     status = "done"
     with _threads(THREADS_PER_RUN):
         try:
             history = train(model, data, epochs=config.epochs, lr=config.lr, batch_size=config.batch_size,
-                            momentum=config.momentum, weight_decay=config.weight_decay, seed=config.seed,
-                            track_every=config.track_every * steps_per_epoch, track=config.track,
-                            eval_size=config.eval_size, hessian_inputs=config.hessian_inputs,
-                            gbar_size=config.gbar_size, progress=progress,
+                            optimizer=sgd, seed=config.seed, tracking=config.tracking, progress=progress,
                             resume=None if state is None else state["train"], on_epoch_end=checkpoint)
         except NonFiniteLossError as err:
             history, status = err.history, "diverged"
@@ -239,7 +239,8 @@ def tidy(results: Iterable[tuple[RunConfig, pd.DataFrame]]) -> pd.DataFrame:
 
 
 def sweep(configs: Iterable[RunConfig], *, executor: Executor | None = None,
-          out: str | os.PathLike | None = None, checkpoint_every: int = 5, max_workers: int | None = None,
+          out: str | os.PathLike | None = None, checkpoint_every: int = CHECKPOINT_EVERY,
+          max_workers: int | None = None,
           progress: bool = True) -> tuple[pd.DataFrame, list[dict]]:
     """Run every configuration not stored yet, through ``executor``; return ``(tidy table, metadata list)``.
 
