@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import wnlib
 from wnlib import bounds
-from wnlib.bounds.constants import _phi_derivs
+from wnlib.model import phi_derivs
 from wnlib.bounds import (ACTIVATION_CONSTANTS, generalization_bound, hessian_bound, paper_scaling,
                           predicted_contraction, rsc_certificate, smoothness)
 
@@ -69,7 +69,7 @@ def test_hessian_bound_never_below_dense_hessian(depth, width, act, init_mode, g
 # ------------------------------------------------------------------ closed form: one hidden layer, one neuron
 def one_neuron_hessian(v, g, V, x, act, train_gain):
     """Hand-derived Hessian of f = V phi(g u^T x), u = v/||v||, parameters ordered (v, [g], V)."""
-    _, d1, d2 = _phi_derivs(act, (g * v / v.norm()) @ x)
+    _, d1, d2 = phi_derivs(act, (g * v / v.norm()) @ x)
     r = v.norm()
     u = v / r
     P = torch.eye(len(v), dtype=v.dtype) - torch.outer(u, u)
@@ -182,7 +182,7 @@ def test_bound_on_float32_model_matches_float64():
 @pytest.mark.parametrize("act", wnlib.SMOOTH_ACTIVATIONS)
 def test_activation_constants(act):
     z = torch.linspace(-30, 30, 600_001, dtype=torch.float64)
-    _, d1, d2 = _phi_derivs(act, z)
+    _, d1, d2 = phi_derivs(act, z)
     const = ACTIVATION_CONSTANTS[act]
     assert float(d1.abs().max()) <= const["beta1"] * (1 + 1e-12)
     assert float(d1.abs().max()) >= const["beta1"] * (1 - 1e-6)  # attained: the constant is the sup

@@ -60,7 +60,7 @@ def measure(model: nn.Module, data, track=DEFAULT_TRACK, *, eval_size: int = 409
         row["rho_min"] = min(per_layer)
         row.update({f"rho_min_{l + 1}": r for l, r in enumerate(per_layer)})
     if "gbar_sq" in track:
-        row.update(_gbar_sq_row(model, data.x_train, gbar_size))
+        row.update(gbar_sq_row(model, data.x_train, gbar_size))
     if "hessian" in track:
         row["hessian_norm"] = float(predictor_hessian_norm(model, x_tr[:hessian_inputs], tol=1e-4).max())
     if "loss_hessian" in track:
@@ -72,7 +72,7 @@ def measure(model: nn.Module, data, track=DEFAULT_TRACK, *, eval_size: int = 409
     return row
 
 
-def _gbar_sq_row(model: nn.Module, x_train: torch.Tensor, gbar_size: int | None) -> dict:
+def gbar_sq_row(model: nn.Module, x_train: torch.Tensor, gbar_size: int | None) -> dict:
     """``gbar_sq`` with its standard error and the number of inputs it was computed on."""
     n = x_train.shape[0]
     if gbar_size is None or n <= gbar_size:
