@@ -1,7 +1,7 @@
 """Our reconstruction of the paper's network: weight-normalized layers and the deep MLP built from them.
 
-Explained in: book/01_weightnorm.ipynb (the model, "The paper's network") and book/02_hessian.ipynb (why the
-row norms matter). Input ``x`` in R^d, width ``m``, depth ``L``, ``k`` outputs::
+Explained in: book/01_weightnorm.ipynb (the model, "Our reconstruction of the paper's network") and
+book/02_hessian.ipynb (why the row norms matter). Input ``x`` in R^d, width ``m``, depth ``L``, ``k`` outputs::
 
     alpha^(0) = x
     alpha^(l) = phi( diag(g^(l)) U^(l) alpha^(l-1) ),  U^(l) rows = v_i^(l) / ||v_i^(l)||,  l = 1..L
