@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from . import _checks
-from .curvature import METHODS, HessianOperator, autograd_on, check_solver, parameters, spectral_norm_unchecked
+from .curvature import HessianOperator, autograd_on, check_solver, parameters, spectral_norm_unchecked
 from .model import WNLinear
 
 

@@ -158,8 +158,7 @@ def hessian_bound(model: nn.Module, x: torch.Tensor, *, output: int | None = Non
     weight, ``V`` included (entries of order ``sqrt(m)``), ``m`` times larger than ``"c/sqrt(m)"`` with the same seed,
     so its bound is exactly ``1/m`` times that network's.
     Cost per input: ``L(L-1)`` dense ``m x m`` SVDs (use ``jacobians="product"`` or a few inputs for large ``m``).
-    A relative slack ``SAFETY = 1 + 1e-9`` absorbs
-    float64 rounding. ``return_terms=True`` also returns the
+    A relative slack ``SAFETY = 1 + 1e-9`` absorbs float64 rounding. ``return_terms=True`` also returns the
     :class:`HessianBoundTerms` (list per input, per output).
 
     Explained in: book/A_proofs.md (section A.4, ``thm-hessian``).
