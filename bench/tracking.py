@@ -12,7 +12,7 @@ import torch
 
 import wnlib
 from wnlib.quantities import gbar_sq, rho_min_per_layer
-from wnlib.tracking import DEFAULT_TRACK, TrackSpec, _gbar_sq_row
+from wnlib.tracking import DEFAULT_TRACK, TrackSpec, gbar_sq_row
 
 from .report import row
 from .timing import interleave, median
@@ -48,7 +48,7 @@ def run(device: torch.device, quick: bool = False) -> list:
     parts, _ = interleave({
         "loss + accuracy (train and test)": lambda: (wnlib.evaluate(model, x_tr, y_tr), wnlib.evaluate(model, x_te, y_te)),
         "rho_min": lambda: rho_min_per_layer(model),
-        "gbar_sq, estimated on 256 inputs (3 parts)": lambda: _gbar_sq_row(model, data.x_train, 256),
+        "gbar_sq, estimated on 256 inputs (3 parts)": lambda: gbar_sq_row(model, data.x_train, 256),
         "gbar_sq, exact on 4,096 inputs": lambda: gbar_sq(model, x_tr),
     }, device, reps=reps)
     for name, t in parts.items():

@@ -176,6 +176,9 @@ BAD_INPUTS = [
     ("spectral-power-max-iter-0", lambda: wnlib.spectral_norm(operator(), method="power", max_iter=0), ValueError, "max_iter must be an int > 0, got 0"),
     ("spectral-tol-negative", lambda: wnlib.spectral_norm(operator(), tol=-1e-6), ValueError, "tol must be a finite number >= 0, got -1e-06"),
     ("spectral-tol-nan", lambda: wnlib.spectral_norm(operator(), method="power", tol=math.nan), ValueError, "tol must be a finite number >= 0, got nan"),
+    ("lanczos-max-iter-0", lambda: wnlib.lanczos(operator(), max_iter=0), ValueError, "max_iter must be an int > 0, got 0"),
+    ("lanczos-seed-str", lambda: wnlib.lanczos(operator(), seed="0"), TypeError, "seed must be an int >= 0, got '0'"),
+    ("lanczos-steps-int-vectors", lambda: wnlib.curvature.lanczos_steps(operator(), vectors=torch.int64), TypeError, "vectors must be a floating-point torch.dtype"),
     ("spectral-not-an-operator", lambda: wnlib.spectral_norm(torch.eye(3)), TypeError, "op must be a wnlib.HessianOperator or a symmetric operator with .to_scipy()"),
     ("hessian-norm-max-iter-0", lambda: wnlib.predictor_hessian_norm(model(), x(1), max_iter=0), ValueError, "max_iter must be an int > 0, got 0"),
     ("hessian-norm-max-iter-neg", lambda: wnlib.predictor_hessian_norm(model(), x(1), method="power", max_iter=-3), ValueError, "max_iter must be an int > 0, got -3"),
@@ -301,3 +304,37 @@ def test_bad_data_is_rejected_before_any_training_work():
 ])
 def test_valid_edge_values_still_work(call):
     call()
+
+
+@pytest.mark.parametrize("call,what", [
+    (lambda: wnlib.predictor_hessian_norm(wnlib.WeightNormMLP(16, 8, 2, 2, seed=0), x(3)), "predictor_hessian_norm"),
+    (lambda: wnlib.loss_hessian_norm(model(), x(), y(), which="LA"), "loss_hessian_norm"),
+    (lambda: wnlib.gbar_sq(model(), x()), "gbar"),
+    (lambda: wnlib.dense_hessian(model(), x(1)), "dense_hessian"),
+    (lambda: bounds.rsc_certificate(model(), x(), y(), 0.5), "rsc_certificate"),
+    (lambda: bounds.rsc_certificate(model(), x(), y(), 0.5, hessian="bound"), "rsc_certificate(hessian='bound')"),
+    (lambda: bounds.generalization_bound(model(), n=100, delta=0.1), "generalization_bound"),
+    (lambda: bounds.hessian_bound(wnlib.WeightNormMLP(16, 8, 2, 2, seed=0), x(3)), "hessian_bound"),
+])
+def test_model_is_checked_once_at_the_entry_point(monkeypatch, call, what):
+    """Issue 22: the parameters are checked for NaN/inf once per public call (one device sync), by the function
+    the user called, never again by the functions it calls (operators, solvers, other public functions)."""
+    from wnlib import _checks, curvature
+
+    seen = []
+    check, check_params = _checks.finite_parameters, curvature._check_finite
+    monkeypatch.setattr(_checks, "finite_parameters", lambda m, w: seen.append(w) or check(m, w))
+    monkeypatch.setattr(curvature, "_check_finite", lambda p: seen.append("HessianOperator") or check_params(p))
+    call()
+    assert seen == [what]
+
+
+def test_hessian_operator_built_directly_checks_its_parameters_once(monkeypatch):
+    from wnlib import curvature
+
+    seen = []
+    check_params = curvature._check_finite
+    monkeypatch.setattr(curvature, "_check_finite", lambda p: seen.append(len(p)) or check_params(p))
+    V = model().V
+    wnlib.spectral_norm(HessianOperator(lambda: (V ** 4).sum(), [V]), method="power")
+    assert seen == [1]

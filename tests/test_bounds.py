@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import wnlib
 from wnlib import bounds
-from wnlib.bounds.constants import _phi_derivs
+from wnlib.model import phi_derivs
 from wnlib.bounds import (ACTIVATION_CONSTANTS, generalization_bound, hessian_bound, paper_scaling,
                           predicted_contraction, rsc_certificate, smoothness)
 
@@ -69,7 +69,7 @@ def test_hessian_bound_never_below_dense_hessian(depth, width, act, init_mode, g
 # ------------------------------------------------------------------ closed form: one hidden layer, one neuron
 def one_neuron_hessian(v, g, V, x, act, train_gain):
     """Hand-derived Hessian of f = V phi(g u^T x), u = v/||v||, parameters ordered (v, [g], V)."""
-    _, d1, d2 = _phi_derivs(act, (g * v / v.norm()) @ x)
+    _, d1, d2 = phi_derivs(act, (g * v / v.norm()) @ x)
     r = v.norm()
     u = v / r
     P = torch.eye(len(v), dtype=v.dtype) - torch.outer(u, u)
@@ -127,6 +127,48 @@ def test_one_neuron_fixed_gain_bound_by_hand():
     assert float(hessian_bound(model, x)[0]) == pytest.approx(expected, rel=1e-8)
 
 
+def test_hessian_bound_terms_by_hand_at_depth_two():
+    """Every field of HessianBoundTerms (return_terms=True) against the formulas of appendix A.4, recomputed here
+    with matrices and tanh's closed-form derivatives, for a depth-2 network with fixed gains and two outputs."""
+    model = make(3, 5, 2, 2, activation="tanh", seed=2)
+    wnlib.rescale_rows(model, factor=1.7)  # row norms away from 1, so that the 1/r and 1/r^2 factors show
+    x = torch.randn(2, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    values, terms = hessian_bound(model, x, return_terms=True)
+    W = [layer.v.detach() / layer.v.detach().norm(dim=1, keepdim=True) for layer in model.hidden]  # g = 1
+    tau = [1 / layer.v.detach().norm(dim=1) for layer in model.hidden]                           # |g| / r
+    lam = [(2 / math.sqrt(3)) * t ** 2 for t in tau]                                             # (2/sqrt3)|g|/r^2
+    V, m = model.V.detach(), 5
+    op = lambda M: float(torch.linalg.matrix_norm(M, 2))  # noqa: E731
+    for i, xi in enumerate(x):
+        z1 = W[0] @ xi
+        a1 = torch.tanh(z1)
+        z2 = W[1] @ a1
+        p1 = [1 - torch.tanh(z) ** 2 for z in (z1, z2)]
+        p2 = [-2 * torch.tanh(z) * (1 - torch.tanh(z) ** 2) for z in (z1, z2)]
+        s = [float(tau[0].max()) * float(xi.norm()), float(tau[1].max()) * float(a1.norm())]
+        K21 = W[1] @ torch.diag(p1[0])                                   # dz_2/dz_1
+        zeta = [s[0], math.hypot(op(K21) * s[0], s[1])]
+        xi_ = [float(p1[0].abs().max()) * s[0], math.hypot(op(torch.diag(p1[1]) @ K21) * s[0],
+                                                             float(p1[1].abs().max()) * s[1])]
+        assert len(terms[i]) == 2
+        for c, t in enumerate(terms[i]):
+            chi2 = V[:, c] / math.sqrt(m)
+            delta2 = p1[1] * chi2
+            chi1 = W[1].T @ delta2
+            delta1 = p1[0] * chi1
+            A1 = float((chi1 * p2[0]).abs().max()) * zeta[0] ** 2 + float((chi2 * p2[1]).abs().max()) * zeta[1] ** 2
+            A2 = max(float(xi.norm()) * float((delta1.abs() * lam[0]).max()),
+                     float(a1.norm()) * float((delta2.abs() * lam[1]).max()))
+            A3 = 2 * float((delta2 * tau[1]).norm()) * xi_[0]
+            B = xi_[1] / math.sqrt(m)
+            A = A1 + A2 + A3
+            assert (t.A1, t.A2, t.A3, t.B) == pytest.approx((A1, A2, A3, B), rel=1e-10)
+            assert t.kappa_max == pytest.approx(max(1.0, op(K21)), rel=1e-10)
+            assert t.bound == pytest.approx((A + math.sqrt(A * A + 4 * B * B)) / 2, rel=1e-8)
+        assert float(values[i]) == max(t.bound for t in terms[i])
+        assert float(hessian_bound(model, x[i:i + 1], output=1)[0]) == terms[i][1].bound
+
+
 # ------------------------------------------------------------------ shape of the bound
 def test_bound_decreases_in_normalization_terms():
     model = make(4, 8, 3, 2, activation="gelu", seed=1)
@@ -182,7 +224,7 @@ def test_bound_on_float32_model_matches_float64():
 @pytest.mark.parametrize("act", wnlib.SMOOTH_ACTIVATIONS)
 def test_activation_constants(act):
     z = torch.linspace(-30, 30, 600_001, dtype=torch.float64)
-    _, d1, d2 = _phi_derivs(act, z)
+    _, d1, d2 = phi_derivs(act, z)
     const = ACTIVATION_CONSTANTS[act]
     assert float(d1.abs().max()) <= const["beta1"] * (1 + 1e-12)
     assert float(d1.abs().max()) >= const["beta1"] * (1 - 1e-6)  # attained: the constant is the sup

@@ -149,6 +149,22 @@ def test_same_seed_same_init_and_plain_mlp():
     assert torch.allclose(plain(x), a_ @ plain.V / math.sqrt(8))
 
 
+def test_plain_and_weightnorm_mlps_are_siblings_with_the_same_draws():
+    """PlainMLP is not a WeightNormMLP (the bounds refuse it by type alone); both are an MLP, and with one seed
+    they draw the same numbers: W^(l) of the plain network is v^(l) of the weight-normalized one."""
+    from wnlib.model import MLP
+
+    wn, plain = wnlib.WeightNormMLP(6, 8, 3, 2, seed=3), wnlib.PlainMLP(6, 8, 3, 2, seed=3)
+    assert isinstance(wn, MLP) and isinstance(plain, MLP)
+    assert not isinstance(plain, wnlib.WeightNormMLP) and not isinstance(wn, wnlib.PlainMLP)
+    assert (wn.normalized, plain.normalized) == (True, False)
+    assert torch.equal(wn.V, plain.V)
+    assert all(torch.equal(a.v, b.weight) and a.direction is a.v and b.direction is b.weight
+               for a, b in zip(wn.hidden, plain.hidden))
+    with pytest.raises(NotImplementedError, match="use WeightNormMLP or PlainMLP"):
+        MLP(6, 8, 3, 2)
+
+
 def test_row_norms_and_rho_min_come_from_v():
     model = _mlp(gains="pytorch")
     with torch.no_grad():

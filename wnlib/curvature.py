@@ -76,35 +76,27 @@ class HessianOperator:
     ``fn`` is a closure returning a scalar computed from ``params``. The gradient graph is built once; every
     product ``H v`` is one more backward pass through it (reverse-over-reverse), so ``H @ v`` costs about two
     gradients. ``to_scipy()`` gives a float64 ``scipy.sparse.linalg.LinearOperator``; ``dense()`` the matrix.
+    ``check_finite=False`` skips the NaN/inf check of ``params`` (for callers that have checked them already).
     """
 
-    def __init__(self, fn: Callable[[], torch.Tensor], params: list[torch.Tensor]):
+    def __init__(self, fn: Callable[[], torch.Tensor], params: list[torch.Tensor], *, check_finite: bool = True):
         self.params = list(params)
         if not self.params:
             raise ValueError("params is empty: a Hessian needs at least one parameter tensor")
-        with torch.no_grad():
-            finite = torch.stack([torch.isfinite(p).all().to(self.params[0].device) for p in self.params])
-        if not bool(finite.all()):
-            i = int((~finite).nonzero()[0, 0])
-            raise ValueError(f"params[{i}] (shape {tuple(self.params[i].shape)}) holds NaN or inf: the Hessian of a "
-                             "non-finite network is undefined; reinitialise the model or load finite weights")
+        if check_finite:
+            _check_finite(self.params)
         self.shapes = [p.shape for p in self.params]
         self.sizes = [p.numel() for p in self.params]
         self.dim = sum(self.sizes)
         ref = self.params[0]
         self.dtype, self.device = ref.dtype, ref.device
-        with _autograd_on():  # also inside a caller's torch.no_grad() / inference_mode()
+        with autograd_on():  # also inside a caller's torch.no_grad() / inference_mode()
             value = fn()
             if value.numel() != 1:
                 raise ValueError(f"fn must return a scalar, got a tensor of shape {tuple(value.shape)}")
             grads = torch.autograd.grad(value, self.params, create_graph=True, allow_unused=True)
             self._flat_grad = _flatten(grads, self.params)
         self.num_matvecs = 0
-
-    @property
-    def gradient(self) -> torch.Tensor:
-        """``grad_theta fn`` as a flat vector (detached)."""
-        return self._flat_grad.detach()
 
     def matvec(self, vec: torch.Tensor) -> torch.Tensor:
         """``H v`` for a flat vector ``v`` (any dtype/device; the result is on the operator's)."""
@@ -114,7 +106,7 @@ class HessianOperator:
         self.num_matvecs += 1
         if not self._flat_grad.requires_grad:  # fn is linear in every parameter: H = 0
             return torch.zeros_like(vec)
-        with _autograd_on():
+        with autograd_on():
             hv = torch.autograd.grad(self._flat_grad, self.params, grad_outputs=vec, retain_graph=True,
                                      allow_unused=True)
         return _flatten(hv, self.params)
@@ -143,8 +135,18 @@ class HessianOperator:
         return (h + h.T) / 2
 
 
+def _check_finite(params: list[torch.Tensor]) -> None:
+    """Raise naming the first of ``params`` that holds NaN or inf (one device sync for all of them)."""
+    with torch.no_grad():
+        finite = torch.stack([torch.isfinite(p).all().to(params[0].device) for p in params])
+    if not bool(finite.all()):
+        i = int((~finite).nonzero()[0, 0])
+        raise ValueError(f"params[{i}] (shape {tuple(params[i].shape)}) holds NaN or inf: the Hessian of a "
+                         "non-finite network is undefined; reinitialise the model or load finite weights")
+
+
 @contextlib.contextmanager
-def _autograd_on():
+def autograd_on():
     """Gradients recorded whatever the caller's mode (``torch.no_grad``, ``torch.inference_mode``)."""
     with torch.inference_mode(False), torch.enable_grad():
         yield
@@ -160,11 +162,10 @@ FLOAT32_VECTORS_TOL = 1e-5
 
 
 class LanczosResult(NamedTuple):
-    """What :func:`lanczos` found: the eigenvalue asked for, the products ``H v`` it took, its error estimate."""
+    """What :func:`lanczos` found: the eigenvalue asked for and the products ``H v`` it took."""
 
     value: float
     matvecs: int
-    error_estimate: float
 
 
 class LanczosStep(NamedTuple):
@@ -190,6 +191,12 @@ def lanczos_steps(op, *, which: str = "LM", vectors: torch.dtype = torch.float64
     ``theta`` (``"LA"``) of ``T_k``; ``bound`` is the absolute error bound of the slower converged end.
     """
     _checks.choice("which", which, ("LM", "LA"))
+    _checks.floating_dtype("vectors", vectors)
+    return _lanczos_steps(op, which, vectors, _checks.seed("seed", seed), _checks.positive_int("max_iter", max_iter))
+
+
+def _lanczos_steps(op, which: str, vectors: torch.dtype, seed: int, max_iter: int) -> Iterator[LanczosStep]:
+    """The generator behind :func:`lanczos_steps` (arguments checked by the caller)."""
     gen = torch.Generator().manual_seed(seed)
     q = torch.randn(op.dim, generator=gen, dtype=torch.float64).to(device=op.device, dtype=vectors)
     q /= q.norm()
@@ -229,21 +236,26 @@ def lanczos(op, *, which: str = "LM", tol: float = 1e-8, max_iter: int = 1000, s
     without re-orthogonalization: the extreme Ritz values keep their accuracy and lost orthogonality only
     repeats converged ones, so the largest ``|theta|`` is unaffected (measured: the same errors with and without). For
     ``tol >= 1e-5`` the vectors are in the operator's dtype instead (float32 vectors stall near a relative error
-    of 3e-6 at the paper's width, and cost a third less time). A Ritz value ``theta`` of ``T_k`` with
+    of 3e-6 at the paper's width). A Ritz value ``theta`` of ``T_k`` with
     residual ``r = beta_{k+1} |s_k|`` and gap ``delta`` to the next Ritz value is within
     ``min(r, r^2/delta)`` of an eigenvalue; an end of the spectrum has converged when that is
     ``<= tol * max|theta|``. ``"LM"`` waits for *both* ends (the guard for ``+/-`` pairs: the end that converges
     first need not be the larger one); ``"LA"`` for the top end. One product per step, three vectors of memory.
     """
-    _checks.choice("which", which, ("LM", "LA"))
+    _, which, tol, max_iter, seed = check_solver("lanczos", which, tol, max_iter, seed)
+    return _lanczos(op, which, tol, max_iter, seed)
+
+
+def _lanczos(op, which: str, tol: float, max_iter: int, seed: int) -> LanczosResult:
+    """:func:`lanczos` with its arguments checked by the caller."""
     tol = max(tol, 4 * np.finfo(np.float64).eps)  # tol=0: to float64 machine precision
     vectors = torch.float64 if tol < FLOAT32_VECTORS_TOL else op.dtype
     step = None
-    for step in lanczos_steps(op, which=which, vectors=vectors, seed=seed, max_iter=max_iter):
+    for step in _lanczos_steps(op, which, vectors, seed, max_iter):
         if step.converged(tol):
-            return LanczosResult(step.value, step.matvecs, step.bound / step.scale if step.scale else 0.0)
+            return LanczosResult(step.value, step.matvecs)
     if step.matvecs == op.dim:  # the Krylov space is the whole space: T_k holds the spectrum
-        return LanczosResult(step.value, step.matvecs, step.bound / step.scale)
+        return LanczosResult(step.value, step.matvecs)
     raise ArithmeticError(f"Lanczos did not reach tol={tol:g} in max_iter={max_iter} products (estimate "
                           f"{step.value:.8g}, relative error bound {step.bound / step.scale:.1e}): raise max_iter or tol")
 
@@ -268,11 +280,7 @@ def spectral_norm(op, *, method: str = "lanczos", tol: float = 1e-10, max_iter: 
     iteration on ``H``, reporting ``||H v_t||`` (which converges to ``|lambda|_max`` even when ``+/-lambda``
     pairs tie), stopped when it changes by less than ``tol`` relatively; ``dense``: ``eigvalsh`` of the matrix.
     """
-    _checks.choice("method", method, METHODS)
-    _checks.choice("which", which, ("LM", "LA"))
-    _checks.positive_float("tol", tol, allow_zero=True)
-    _checks.positive_int("max_iter", max_iter)
-    seed = _checks.seed("seed", seed)
+    method, which, tol, max_iter, seed = check_solver(method, which, tol, max_iter, seed)
     if not isinstance(op, HessianOperator):
         if not callable(getattr(op, "to_scipy", None)):
             raise TypeError("op must be a wnlib.HessianOperator or a symmetric operator with .to_scipy() (e.g. a "
@@ -281,12 +289,26 @@ def spectral_norm(op, *, method: str = "lanczos", tol: float = 1e-10, max_iter: 
             raise ValueError(f"method must be 'lanczos' or 'arpack' for a {type(op).__name__} (power and dense "
                              f"need a wnlib.HessianOperator), got {method!r}")
         op = _ScipyOperator(op.to_scipy())
+    return spectral_norm_unchecked(op, method, which, tol, max_iter, seed)
+
+
+def check_solver(method, which, tol, max_iter, seed=0) -> tuple[str, str, float, int, int]:
+    """The settings of :func:`spectral_norm`, checked (each error names its argument and what it accepts)."""
+    checked = (_checks.choice("method", method, METHODS), _checks.choice("which", which, ("LM", "LA")),
+               _checks.positive_float("tol", tol, allow_zero=True), _checks.positive_int("max_iter", max_iter),
+               _checks.seed("seed", seed))
     if method == "power" and which == "LA":
         raise ValueError("method='power' finds the largest |lambda| only; use which='LM' or method='lanczos'")
+    return checked
+
+
+def spectral_norm_unchecked(op, method: str, which: str, tol: float, max_iter: int, seed: int) -> float:
+    """:func:`spectral_norm` of a :class:`HessianOperator` (or the SciPy wrapper) whose settings the caller has
+    checked (:func:`check_solver`): wnlib's own measurements call this once per operator."""
     if method == "dense" or (method in ("lanczos", "arpack") and op.dim <= 24):
         return _dense_norm(op, which)
     if method == "lanczos":
-        return lanczos(op, which=which, tol=tol, max_iter=max_iter, seed=seed).value
+        return _lanczos(op, which, tol, max_iter, seed).value
     if method == "arpack":
         return _arpack(op, which=which, tol=tol, max_iter=max_iter, seed=seed)
     return _power(op, tol=tol, max_iter=max_iter, seed=seed)
@@ -299,7 +321,7 @@ def _arpack(op, *, which: str, tol: float, max_iter: int, seed: int) -> float:
     v0 = np.random.default_rng(seed).standard_normal(op.dim)
     try:
         # ARPACK's vector work is memory-bound; SciPy's multithreaded BLAS there only competes with the
-        # torch threads computing the HVPs (measured 5-10x slower on 2 cores: bench/spectral.py)
+        # torch threads computing the HVPs (bench/spectral.py measures both)
         with _one_blas_thread():
             vals = eigsh(op.to_scipy(), k=2 if which == "LM" else 1, which="BE" if which == "LM" else "LA",
                          tol=tol, maxiter=max_iter, v0=v0, ncv=min(op.dim - 1, 24), return_eigenvectors=False)

@@ -1,8 +1,8 @@
 """Datasets as device tensors: digits (offline default), MNIST, Fashion-MNIST, CIFAR-10, a teacher regression.
 
 Explained in: book/01_weightnorm.ipynb. Inputs are flattened; classification targets are one-hot (square loss);
-``normalize="sphere"`` scales every input to ``||x|| = sqrt(d)`` (book/01_weightnorm.ipynb, "The paper's
-network"). ``teacher`` needs torch only; the others need the ``data`` extra (scikit-learn, torchvision).
+``normalize="sphere"`` scales every input to ``||x|| = sqrt(d)`` (book/01_weightnorm.ipynb, "Our reconstruction
+of the paper's network"). ``teacher`` needs torch only; the others need the ``data`` extra (scikit-learn, torchvision).
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Our reconstruction of the paper's network: weight-normalized layers and the deep MLP built from them.
 
-Explained in: book/01_weightnorm.ipynb (the model, "The paper's network") and book/02_hessian.ipynb (why the
-row norms matter). Input ``x`` in R^d, width ``m``, depth ``L``, ``k`` outputs::
+Explained in: book/01_weightnorm.ipynb (the model, "Our reconstruction of the paper's network") and
+book/02_hessian.ipynb (why the row norms matter). Input ``x`` in R^d, width ``m``, depth ``L``, ``k`` outputs::
 
     alpha^(0) = x
     alpha^(l) = phi( diag(g^(l)) U^(l) alpha^(l-1) ),  U^(l) rows = v_i^(l) / ||v_i^(l)||,  l = 1..L
@@ -27,6 +27,20 @@ ACTIVATIONS = {
 """Activations by name. ``relu`` is not smooth: it lies outside the paper's theorems."""
 
 SMOOTH_ACTIVATIONS = ("tanh", "softplus", "gelu", "sigmoid")
+
+
+def phi_derivs(name: str, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``phi(z), phi'(z), phi''(z)`` of the activation ``name`` exactly as the model evaluates it (autograd,
+    elementwise; ``phi''`` is zero where autograd has no second derivative)."""
+    with torch.enable_grad():
+        z = z.detach().clone().requires_grad_(True)
+        y = ACTIVATIONS[name](z)
+        (d1,) = torch.autograd.grad(y.sum(), z, create_graph=True)
+        (d2,) = torch.autograd.grad(d1.sum(), z, allow_unused=True)
+    d2 = torch.zeros_like(z) if d2 is None else d2
+    return y.detach(), d1.detach(), d2.detach()
+
+
 INIT_MODES = ("c/sqrt(m)", "c*sqrt(m)")
 GAIN_PRESETS = ("fixed", "pytorch")
 OUTPUT_INIT_SCALE = 0.5
@@ -43,8 +57,8 @@ def _inverse_row_norms(v: torch.Tensor) -> torch.Tensor:
     """``1/||v_i||`` for every row of ``v``, as ``(sum_j v_ij^2)^(-1/2)``; raises on a zero or non-finite row
     instead of returning NaN later.
 
-    Written with a square, a sum and a power, whose derivatives are single elementwise products: Hessian-vector
-    products through it cost about half as much as through ``torch.linalg.vector_norm`` (bench/: hvp)."""
+    Written with a square, a sum and a power, whose derivatives are single elementwise products, so that
+    Hessian-vector products through it are cheaper than through ``torch.linalg.vector_norm`` (bench/hvp.py)."""
     squares = (v * v).sum(dim=1)
     if not (_is_transformed(squares) or torch.compiler.is_compiling()):
         bad = (squares == 0) | ~torch.isfinite(squares)
@@ -95,6 +109,11 @@ class WNLinear(nn.Module):
         if self.gain_init == "norm":
             self.g.copy_(torch.linalg.vector_norm(self.v, dim=1))
 
+    @property
+    def direction(self) -> torch.Tensor:
+        """The direction parameter ``v``, whose row norms are the normalization terms."""
+        return self.v
+
     def weight(self) -> torch.Tensor:
         """The effective weight ``diag(g) U`` with ``U_i = v_i / ||v_i||``."""
         return self.g[:, None] * self.v * _inverse_row_norms(self.v)[:, None]
@@ -119,14 +138,20 @@ class _PlainLinear(nn.Module):
         self.weight = nn.Parameter(torch.empty(out_features, in_features))
         self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
 
+    @property
+    def direction(self) -> torch.Tensor:
+        """The rows whose norms the book tracks: the weight ``W`` itself."""
+        return self.weight
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(x, self.weight, self.bias)
 
 
-class WeightNormMLP(nn.Module):
-    """Deep WeightNorm network of book/01_weightnorm.ipynb: ``f(x) = (1/sqrt(m)) V^T alpha^(L)``.
+class MLP(nn.Module):
+    """The deep network of book/01_weightnorm.ipynb, ``f(x) = (1/sqrt(m)) V^T alpha^(L)``, with the hidden layers
+    its subclass builds: :class:`WeightNormMLP` (the paper's) or :class:`PlainMLP` (no normalization).
 
-    ``depth`` weight-normalized hidden layers of ``width`` neurons, activation ``phi``, a linear output layer ``V``
+    ``depth`` hidden layers of ``width`` neurons, activation ``phi``, a linear output layer ``V``
     (m x k) that is not normalized. Every weight is drawn i.i.d. uniform on ``[-b, b]`` with ``b = c/sqrt(m)``
     (``init_mode="c/sqrt(m)"``) or ``b = c*sqrt(m)`` (``"c*sqrt(m)"``), ``c = init_scale``.
 
@@ -135,12 +160,12 @@ class WeightNormMLP(nn.Module):
     ``f`` at init is multiplied by ``c``. With ``scale_output=False`` only the hidden rows follow ``c``; ``V`` is
     drawn at :data:`OUTPUT_INIT_SCALE`, so with fixed gains ``f`` does not depend on ``c`` and only the
     normalization terms move (book/02_hessian.ipynb).
-    ``gains="fixed"``: ``g = 1`` and not trained (``f`` is invariant to the scale of each row);
-    ``gains="pytorch"``: ``g`` trained, initialised to the row norms (PyTorch's ``weight_norm``).
     ``seed`` makes the initialisation independent of the global random state; ``dtype``/``device`` place it.
+    ``gains`` is checked here and used by :class:`WeightNormMLP` only.
     """
 
-    normalized = True
+    normalized: bool
+    """Whether the hidden layers are weight-normalized (set by each subclass)."""
 
     def __init__(self, d_in: int, width: int, depth: int, d_out: int, *, activation: str = "tanh",
                  init_scale: float = 0.5, init_mode: str = "c/sqrt(m)", scale_output: bool = True,
@@ -169,8 +194,11 @@ class WeightNormMLP(nn.Module):
                 self._check_init()
 
     def _layer(self, d_in: int, d_out: int, bias: bool) -> nn.Module:
-        pytorch = self.gains == "pytorch"
-        return WNLinear(d_in, d_out, train_gain=pytorch, gain_init="norm" if pytorch else None, bias=bias)
+        """One hidden layer ``d_in -> d_out`` (built by each subclass)."""
+        raise NotImplementedError(f"{type(self).__name__} must define _layer: use WeightNormMLP or PlainMLP")
+
+    def _reset_gains(self) -> None:
+        """Set the gains to their preset after the weights are drawn (a network without gains has nothing to do)."""
 
     def _bound(self, c: float) -> float:
         m = self.width
@@ -200,18 +228,14 @@ class WeightNormMLP(nn.Module):
         for p in self.parameters():
             b = self.output_bound if p is self.V else self.init_bound
             p.copy_(torch.empty(p.shape).uniform_(-b, b, generator=gen))
-        for layer in self.hidden:
-            if isinstance(layer, WNLinear):
-                if layer.gain_init is None:
-                    layer.g.fill_(1.0)
-                layer.reset_gain()
+        self._reset_gains()
         self._check_init()
 
     @torch.no_grad()
     def _check_init(self) -> None:
         """Raise naming ``init_scale`` when the drawn rows overflow to inf or underflow to zero norm."""
         for l, layer in enumerate(self.hidden):
-            v = _direction(layer)
+            v = layer.direction
             norms = torch.linalg.vector_norm(v, dim=1)
             for bad, cause in (((norms == 0).any(), "underflow to 0 (use a larger init_scale)"),
                                ((~torch.isfinite(norms)).any(), "overflow to inf (use a smaller init_scale)")):
@@ -245,7 +269,28 @@ class WeightNormMLP(nn.Module):
                 f"init_mode={self.init_mode!r}, scale_output={self.scale_output}, gains={self.gains!r}")
 
 
-class PlainMLP(WeightNormMLP):
+class WeightNormMLP(MLP):
+    """Deep WeightNorm network of book/01_weightnorm.ipynb: the :class:`MLP` with weight-normalized hidden layers
+    (:class:`WNLinear`), ``alpha^(l) = phi(diag(g^(l)) U^(l) alpha^(l-1))``.
+
+    ``gains="fixed"``: ``g = 1`` and not trained (``f`` is invariant to the scale of each row);
+    ``gains="pytorch"``: ``g`` trained, initialised to the row norms (PyTorch's ``weight_norm``).
+    """
+
+    normalized = True
+
+    def _layer(self, d_in: int, d_out: int, bias: bool) -> nn.Module:
+        pytorch = self.gains == "pytorch"
+        return WNLinear(d_in, d_out, train_gain=pytorch, gain_init="norm" if pytorch else None, bias=bias)
+
+    def _reset_gains(self) -> None:
+        for layer in self.hidden:
+            if layer.gain_init is None:
+                layer.g.fill_(1.0)
+            layer.reset_gain()
+
+
+class PlainMLP(MLP):
     """The same network without normalization: ``alpha^(l) = phi(W^(l) alpha^(l-1))``, same init.
 
     Accepts the same arguments as :class:`WeightNormMLP`; ``gains`` has no effect (there are none).
@@ -255,11 +300,6 @@ class PlainMLP(WeightNormMLP):
 
     def _layer(self, d_in: int, d_out: int, bias: bool) -> nn.Module:
         return _PlainLinear(d_in, d_out, bias=bias)
-
-
-def _direction(layer: nn.Module) -> torch.Tensor:
-    """The direction parameter ``v`` of a hidden layer (the weight of an un-normalized one)."""
-    return layer.v if isinstance(layer, WNLinear) else layer.weight
 
 
 @torch.no_grad()
@@ -272,7 +312,7 @@ def rescale_rows(model: nn.Module, rho: float | None = None, *, factor: float | 
         raise ValueError("give exactly one of rho (a target row norm) or factor (a multiplier)")
     target = _checks.positive_float("rho" if rho is not None else "factor", rho if rho is not None else factor)
     for layer in model.hidden:
-        v = _direction(layer)
+        v = layer.direction
         if rho is not None:
             v.mul_(target * _inverse_row_norms(v)[:, None])
         else:

@@ -3,6 +3,10 @@
 Explained in: book/01_weightnorm.ipynb (loss, ``rho_min``), book/02_hessian.ipynb (predictor Hessian) and
 book/03_optimization.ipynb (``gbar``, loss Hessian).
 :mod:`wnlib.tracking` records them along training.
+
+Each public function checks its arguments once (the model's parameters finite, ``x``/``y`` finite tensors, the
+settings) and calls an unchecked core on the batch ``xb`` (:func:`as_batch`); wnlib's own callers that have checked
+already (:mod:`wnlib.bounds`) call the ``*_unchecked`` cores.
 """
 from __future__ import annotations
 
@@ -13,13 +17,13 @@ import torch
 from torch import nn
 
 from . import _checks
-from .curvature import METHODS, HessianOperator, _autograd_on, parameters, spectral_norm
-from .model import WNLinear, _direction
+from .curvature import HessianOperator, autograd_on, check_solver, parameters, spectral_norm_unchecked
+from .model import WNLinear
 
 
 # ---- loss and evaluation ------------------------------------------------------------------------------------
 
-def _square_errors(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def square_errors(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """``||y_i - f(x_i)||^2`` per sample; a one-output model may return ``[n]`` and take targets ``[n]``."""
     out = out[:, None] if out.dim() == 1 else out
     y = y[:, None] if y.dim() == 1 else y
@@ -30,18 +34,18 @@ def _square_errors(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def square_loss(model: Callable, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """``L(theta) = (1/n) sum_i ||y_i - f(theta; x_i)||^2``, the paper's square loss (``model`` any callable)."""
-    return _square_errors(model(x), y).mean()
+    return square_errors(model(x), y).mean()
 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 4096) -> tuple[float, float]:
     """Square loss and accuracy (NaN for one-output regression) of ``model`` on ``(x, y)``."""
     batch_size = _checks.positive_int("batch_size", batch_size)
-    _check_inputs(x, y)
+    check_inputs(x, y)
     loss, correct = 0.0, 0
     for start in range(0, x.shape[0], batch_size):
         out, yb = model(x[start:start + batch_size]), y[start:start + batch_size]
-        loss += float(_square_errors(out, yb).sum())
+        loss += float(square_errors(out, yb).sum())
         if yb.dim() > 1 and yb.shape[1] > 1:
             correct += int((out.argmax(1) == yb.argmax(1)).sum())
     n = x.shape[0]
@@ -60,7 +64,7 @@ def row_norms(model: nn.Module) -> list[torch.Tensor]:
         layers = [m for m in model.modules() if isinstance(m, WNLinear)]
     if not layers:
         raise TypeError(f"{type(model).__name__} has no weight-normalized layers (expected WNLinear or .hidden)")
-    return [torch.linalg.vector_norm(_direction(layer).detach(), dim=1) for layer in layers]
+    return [torch.linalg.vector_norm(layer.direction.detach(), dim=1) for layer in layers]
 
 
 def rho_min(model: nn.Module) -> float:
@@ -75,7 +79,7 @@ def rho_min_per_layer(model: nn.Module) -> list[float]:
 
 # ---- gradients and Hessians of f and of the loss ------------------------------------------------------------
 
-def _check_inputs(x: torch.Tensor, y: torch.Tensor | None = None) -> None:
+def check_inputs(x: torch.Tensor, y: torch.Tensor | None = None) -> None:
     """``x`` (and ``y``) tensors with at least one row, finite, with as many rows as each other."""
     _checks.tensor("x", x, dim=(1, 2), nonempty=True)
     _checks.finite_tensor("x", x)
@@ -87,12 +91,18 @@ def _check_inputs(x: torch.Tensor, y: torch.Tensor | None = None) -> None:
         _checks.finite_tensor("y", y)
 
 
-def as_batch(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def as_batch(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
     """``x`` as a batch ``[n, d]`` on the model's device and dtype (one input ``[d]`` becomes ``[1, d]``).
 
-    Raises on an empty batch and on NaN/inf in ``x``, naming ``x``."""
-    _check_inputs(x)
-    _check_eval_mode(model)
+    Checks first (:func:`check_inputs`, :func:`check_eval_mode`): raises on an empty batch and on NaN/inf in ``x``
+    (and in ``y``, given, with one target row per input), naming the argument."""
+    check_inputs(x, y)
+    check_eval_mode(model)
+    return to_batch(model, x)
+
+
+def to_batch(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """:func:`as_batch` without its checks, for an ``x`` the caller has checked."""
     x = x.unsqueeze(0) if x.dim() == 1 else x
     ref = parameters(model)[0]
     if x.is_inference():  # made under torch.inference_mode(): a plain copy can enter an autograd graph
@@ -104,7 +114,7 @@ def as_batch(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 _RANDOM_IN_TRAINING = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._BatchNorm)
 
 
-def _check_eval_mode(model: nn.Module) -> None:
+def check_eval_mode(model: nn.Module) -> None:
     """A model in training mode with Dropout or BatchNorm has no single Hessian (one random mask, running
     statistics updated by every forward pass): refuse, naming the module."""
     if model.training:
@@ -114,26 +124,32 @@ def _check_eval_mode(model: nn.Module) -> None:
                                  "changes f from call to call: call model.eval() before measuring curvature")
 
 
-def output_indices(model: nn.Module, xb: torch.Tensor, output: int | None) -> list[int]:
-    """The output coordinates ``c`` to take: all of them (``output=None``) or ``[output]``."""
+def num_outputs(model: nn.Module, xb: torch.Tensor) -> int:
+    """``k``, the number of outputs of ``model``: the width of ``f`` on the first input of the batch ``xb`` (a
+    one-output model may return ``[n]``)."""
     with torch.no_grad():
         out = model(xb[:1])
-    k = 1 if out.dim() == 1 else out.shape[-1]
+    return 1 if out.dim() == 1 else out.shape[-1]
+
+
+def _is_index(output, k: int) -> bool:
+    return not isinstance(output, bool) and isinstance(output, int) and 0 <= output < k
+
+
+def output_indices(model: nn.Module, xb: torch.Tensor, output: int | None) -> list[int]:
+    """The output coordinates ``c`` to take, checked: all of them (``output=None``) or ``[output]``."""
+    k = num_outputs(model, xb)
     if output is None:
         return list(range(k))
-    if isinstance(output, bool) or not isinstance(output, int) or not 0 <= output < k:
+    if not _is_index(output, k):
         raise ValueError(f"output must be None (max over outputs) or an int in [0, {k - 1}], got {output!r}")
     return [output]
 
 
 def _one_output(model: nn.Module, xb: torch.Tensor, output) -> int:
     """``output`` checked as one output coordinate ``c`` in ``[0, k)`` (an int; ``None`` is not one)."""
-    k = getattr(model, "d_out", None)
-    if k is None:
-        with torch.no_grad():
-            out = model(xb[:1])
-        k = 1 if out.dim() == 1 else out.shape[-1]
-    if isinstance(output, bool) or not isinstance(output, int) or not 0 <= output < k:
+    k = num_outputs(model, xb)
+    if not _is_index(output, k):
         raise ValueError(f"output must be an int in [0, {k - 1}] (one output coordinate), got {output!r}")
     return output
 
@@ -145,7 +161,11 @@ def _coordinate(out: torch.Tensor, c: int) -> torch.Tensor:
 def gbar(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """``gbar = (1/n) sum_i grad_theta f(theta; x_i)``, one row per output coordinate: shape ``[k, dim]``."""
     _checks.finite_parameters(model, "gbar")
-    xb = as_batch(model, x)
+    return gbar_unchecked(model, as_batch(model, x))
+
+
+def gbar_unchecked(model: nn.Module, xb: torch.Tensor) -> torch.Tensor:
+    """:func:`gbar` of the batch ``xb`` (model and batch checked by the caller)."""
     out = _gbar_buffer(model, xb)
     _gbar_into(model, xb, out)
     return out
@@ -154,7 +174,7 @@ def gbar(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 def _gbar_buffer(model: nn.Module, xb: torch.Tensor, *lead: int) -> torch.Tensor:
     """An empty ``[*lead, k, dim]`` tensor for ``gbar`` rows: a normal tensor even inside a caller's
     ``inference_mode()``, so that gradients can be written into it."""
-    k = len(output_indices(model, xb, None))
+    k = num_outputs(model, xb)
     with torch.inference_mode(False):
         return torch.empty(*lead, k, sum(p.numel() for p in parameters(model)), dtype=xb.dtype, device=xb.device)
 
@@ -162,7 +182,7 @@ def _gbar_buffer(model: nn.Module, xb: torch.Tensor, *lead: int) -> torch.Tensor
 def _gbar_into(model: nn.Module, xb: torch.Tensor, out: torch.Tensor) -> None:
     """Write ``gbar`` of the batch ``xb`` into ``out`` [k, dim]: one forward pass, one backward pass per output."""
     params = parameters(model)
-    with _autograd_on():  # also inside a caller's torch.no_grad() / inference_mode()
+    with autograd_on():  # also inside a caller's torch.no_grad() / inference_mode()
         mean_out = model(xb).mean(dim=0).reshape(-1)
         for c in range(mean_out.shape[0]):
             grads = torch.autograd.grad(mean_out[c], params, retain_graph=c + 1 < mean_out.shape[0],
@@ -177,7 +197,6 @@ def _gbar_into(model: nn.Module, xb: torch.Tensor, out: torch.Tensor) -> None:
 def gbar_sq(model: nn.Module, x: torch.Tensor) -> float:
     """``||gbar||^2 = sum_c ||(1/n) sum_i grad_theta f_c(theta; x_i)||^2`` (for one output: ``||gbar||^2``)."""
     return float(gbar(model, x).pow(2).sum())
-
 
 def gbar_sq_estimate(model: nn.Module, x: torch.Tensor, *, groups: int = 4) -> tuple[float, float]:
     """Estimate of ``||gbar||^2`` over the population the inputs ``x`` were drawn from, and its standard error.
@@ -218,17 +237,26 @@ def predictor_operator(model: nn.Module, x: torch.Tensor, output: int = 0) -> He
         raise ValueError(f"predictor_operator takes one input, got a batch of {xb.shape[0]}")
     output = _one_output(model, xb, output)
     _checks.finite_parameters(model, "predictor_operator")
-    return HessianOperator(lambda: _coordinate(model(xb), output), parameters(model))
+    return _predictor_operator(model, xb, output)
+
+
+def _predictor_operator(model: nn.Module, xb: torch.Tensor, c: int) -> HessianOperator:
+    """:func:`predictor_operator` at the one input ``xb`` ``[1, d]`` (checked by the caller)."""
+    return HessianOperator(lambda: _coordinate(model(xb), c), parameters(model), check_finite=False)
 
 
 def loss_operator(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, loss: Callable = square_loss
                   ) -> HessianOperator:
     """``grad^2_theta L(theta)`` of ``loss(model, x, y)`` (default the square loss) on ``(x, y)``."""
-    _check_inputs(x, y)
+    xb = as_batch(model, x, y)
     _checks.finite_parameters(model, "loss_operator")
-    xb = as_batch(model, x)
-    yb = y.to(device=xb.device, dtype=xb.dtype)
-    return HessianOperator(lambda: loss(model, xb, yb), parameters(model))
+    return loss_operator_unchecked(model, xb, y.to(device=xb.device, dtype=xb.dtype), loss)
+
+
+def loss_operator_unchecked(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor, loss: Callable = square_loss
+                            ) -> HessianOperator:
+    """:func:`loss_operator` on the batch ``(xb, yb)`` (model and batch checked by the caller)."""
+    return HessianOperator(lambda: loss(model, xb, yb), parameters(model), check_finite=False)
 
 
 def predictor_hessian_norm(model: nn.Module, x: torch.Tensor, *, output: int | None = None,
@@ -237,12 +265,17 @@ def predictor_hessian_norm(model: nn.Module, x: torch.Tensor, *, output: int | N
 
     ``output=c`` takes coordinate ``c`` of ``f``; ``None`` the max over the ``k`` outputs.
     """
-    _checks.choice("method", method, METHODS)
-    _check_solver(tol, max_iter)
+    check_solver(method, "LM", tol, max_iter)
     xb = as_batch(model, x)
     _checks.finite_parameters(model, "predictor_hessian_norm")
-    outputs = output_indices(model, xb, output)
-    norms = [max(spectral_norm(predictor_operator(model, xi, c), method=method, tol=tol, max_iter=max_iter)
+    return predictor_hessian_norm_unchecked(model, xb, output_indices(model, xb, output), method, tol, max_iter)
+
+
+def predictor_hessian_norm_unchecked(model: nn.Module, xb: torch.Tensor, outputs: list[int], method: str,
+                                     tol: float = 1e-8, max_iter: int = 1000) -> torch.Tensor:
+    """:func:`predictor_hessian_norm` of the batch ``xb``, max over the coordinates ``outputs`` (all arguments
+    checked by the caller)."""
+    norms = [max(spectral_norm_unchecked(_predictor_operator(model, xi[None], c), method, "LM", tol, max_iter, 0)
                  for c in outputs) for xi in xb]
     return torch.tensor(norms, dtype=torch.float64)
 
@@ -251,12 +284,11 @@ def loss_hessian_norm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, los
                       method: str = "lanczos", which: str = "LM", tol: float = 1e-8, max_iter: int = 1000) -> float:
     """``||grad^2_theta L(theta)||_2`` of ``loss`` (default the square loss) on ``(x, y)``; ``which="LA"`` gives
     the top eigenvalue, the smoothness ``beta`` along the trajectory."""
-    _checks.choice("method", method, METHODS)
-    _checks.choice("which", which, ("LM", "LA"))
-    _check_solver(tol, max_iter)
+    check_solver(method, which, tol, max_iter)
     _checks.finite_parameters(model, "loss_hessian_norm")
-    return spectral_norm(loss_operator(model, x, y, loss=loss), method=method, which=which, tol=tol,
-                         max_iter=max_iter)
+    xb = as_batch(model, x, y)
+    op = loss_operator_unchecked(model, xb, y.to(device=xb.device, dtype=xb.dtype), loss)
+    return spectral_norm_unchecked(op, method, which, tol, max_iter, 0)
 
 
 def dense_hessian(model: nn.Module, x: torch.Tensor, *, y: torch.Tensor | None = None,
@@ -266,11 +298,11 @@ def dense_hessian(model: nn.Module, x: torch.Tensor, *, y: torch.Tensor | None =
     is given. Run it on a float64 model for ground truth."""
     params = parameters(model)
     _checks.finite_parameters(model, "dense_hessian")
-    if y is not None:
-        _check_inputs(x, y)
-    xb = as_batch(model, x)
+    xb = as_batch(model, x, y)
     if y is None:
         output = _one_output(model, xb, output)
+        if xb.shape[0] != 1:
+            raise ValueError(f"dense_hessian of f takes one input, got a batch of {xb.shape[0]}")
     names = [n for n, p in model.named_parameters() if p.requires_grad]
     shapes = [p.shape for p in params]
     _checks.dense_size(sum(p.numel() for p in params), params[0].dtype.itemsize, "dense_hessian")
@@ -282,13 +314,6 @@ def dense_hessian(model: nn.Module, x: torch.Tensor, *, y: torch.Tensor | None =
         call = lambda inp: torch.func.functional_call(model, values, (inp,))  # noqa: E731
         if y is not None:
             return square_loss(call, xb, y.to(xb))
-        if xb.shape[0] != 1:
-            raise ValueError(f"dense_hessian of f takes one input, got a batch of {xb.shape[0]}")
         return _coordinate(call(xb), output)
 
     return torch.autograd.functional.hessian(fn, flat)
-
-
-def _check_solver(tol, max_iter) -> None:
-    _checks.positive_float("tol", tol, allow_zero=True)
-    _checks.positive_int("max_iter", max_iter)

@@ -125,7 +125,7 @@ def measure(model: nn.Module, data, spec: TrackSpec = TrackSpec()) -> dict:
         row["rho_min"] = min(per_layer)
         row.update({f"rho_min_{l + 1}": r for l, r in enumerate(per_layer)})
     if "gbar_sq" in track:
-        row.update(_gbar_sq_row(model, data.x_train, spec.gbar_size))
+        row.update(gbar_sq_row(model, data.x_train, spec.gbar_size))
     if "hessian" in track:
         row["hessian_norm"] = float(predictor_hessian_norm(model, x_tr[:spec.hessian_inputs], tol=1e-4).max())
     if "loss_hessian" in track:
@@ -137,7 +137,7 @@ def measure(model: nn.Module, data, spec: TrackSpec = TrackSpec()) -> dict:
     return row
 
 
-def _gbar_sq_row(model: nn.Module, x_train: torch.Tensor, gbar_size: int | None) -> dict:
+def gbar_sq_row(model: nn.Module, x_train: torch.Tensor, gbar_size: int | None) -> dict:
     """``gbar_sq`` with its standard error and the number of inputs it was computed on."""
     n = x_train.shape[0]
     if gbar_size is None or n <= gbar_size:

@@ -1,16 +1,11 @@
-"""Constants of the smooth activations and the checks every bound shares.
+"""The constants the bounds use: of the smooth activations, of the normalization map, and the rounding slack.
 
-Explained in: book/A_proofs.md ("Activation constants"; checked on a grid in the tests).
+Explained in: book/A_proofs.md ("Activation constants", "The normalization map"; the activation constants are
+checked on a grid in the tests).
 """
 from __future__ import annotations
 
 import math
-
-import torch
-from torch import nn
-
-from .. import _checks
-from ..model import ACTIVATIONS, SMOOTH_ACTIVATIONS, PlainMLP, WeightNormMLP
 
 _SQRT2 = math.sqrt(2.0)
 _PDF_SQRT2 = math.exp(-1.0) / math.sqrt(2.0 * math.pi)          # standard normal density at sqrt(2)
@@ -31,29 +26,6 @@ activation. GELU: ``beta1 = Phi(sqrt2) + sqrt2 * phi_N(sqrt2) ~ 1.1289`` (attain
 SAFETY = 1.0 + 1e-9
 """Relative slack multiplied into the certified bounds to absorb float64 rounding in their evaluation."""
 
-_D2U = 2.0 / math.sqrt(3.0)  # ||D^2 u(v)[h, h]|| <= (2/sqrt3) ||h||^2 / ||v||^2   (Lemma "normalization map")
-
-
-def _check_model(model: nn.Module, what: str) -> WeightNormMLP:
-    if isinstance(model, PlainMLP) or not isinstance(model, WeightNormMLP):
-        raise TypeError(f"{what} accepts a wnlib.WeightNormMLP (the paper's WeightNorm network); got "
-                        f"{type(model).__name__}. PlainMLP has no normalization terms and is outside this bound.")
-    if model.activation not in SMOOTH_ACTIVATIONS:
-        raise ValueError(f"activation must be one of {', '.join(map(repr, SMOOTH_ACTIVATIONS))} for {what} "
-                         f"(bounded phi' and phi''); got {model.activation!r}. ReLU is outside the theory: "
-                         "phi'' does not exist at 0.")
-    _checks.finite_parameters(model, what)
-    return model
-
-
-
-def _phi_derivs(name: str, z: torch.Tensor):
-    """``phi(z), phi'(z), phi''(z)`` of the activation exactly as the model evaluates it (autograd, elementwise)."""
-    with torch.enable_grad():
-        z = z.detach().clone().requires_grad_(True)
-        y = ACTIVATIONS[name](z)
-        (d1,) = torch.autograd.grad(y.sum(), z, create_graph=True)
-        (d2,) = torch.autograd.grad(d1.sum(), z, allow_unused=True)
-    d2 = torch.zeros_like(z) if d2 is None else d2
-    return y.detach(), d1.detach(), d2.detach()
-
+D2U = 2.0 / math.sqrt(3.0)
+"""``||D^2 u(v)[h, h]|| <= (2/sqrt3) ||h||^2 / ||v||^2`` for the normalization map ``u(v) = v / ||v||``
+(book/A_proofs.md, A.3)."""

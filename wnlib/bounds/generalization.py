@@ -12,9 +12,10 @@ import torch
 from torch import nn
 
 from .. import _checks
-from ..quantities import _square_errors, as_batch
+from ..quantities import check_eval_mode, square_errors, to_batch
 from ..model import ACTIVATIONS
-from .constants import ACTIVATION_CONSTANTS, _check_model
+from .constants import ACTIVATION_CONSTANTS
+from .scope import check_model
 
 
 @dataclass
@@ -38,7 +39,11 @@ def norm_constraints(model: nn.Module) -> dict:
     ``gamma_1 = max_i |g_i^(1)|`` (first layer, unit rows in l2), ``gamma_l = max_i |g_i^(l)| ||u_i^(l)||_1`` for
     ``l >= 2`` (``u = v/||v||``; for the book's uniform init ``||u||_1`` is about ``(sqrt3/2) sqrt(m)``, so these grow with width),
     ``nu = max_c ||V_c||_2``."""
-    model = _check_model(model, "norm_constraints")
+    return _norm_constraints(check_model(model, "norm_constraints"))
+
+
+def _norm_constraints(model: nn.Module) -> dict:
+    """:func:`norm_constraints` of a model the caller has checked."""
     gam = []
     for l, layer in enumerate(model.hidden):
         v = layer.v.detach().double()
@@ -73,7 +78,7 @@ def generalization_bound(model: nn.Module, n: int, delta: float, *, loss_bound: 
 
     Explained in: book/A_proofs.md (A.6), book/04_generalization.ipynb.
     """
-    model = _check_model(model, "generalization_bound")
+    model = check_model(model, "generalization_bound")
     if any(layer.bias is not None for layer in model.hidden):
         raise ValueError("generalization_bound covers networks without biases (bias=False); got bias=True")
     n = _checks.positive_int("n", n)
@@ -82,7 +87,7 @@ def generalization_bound(model: nn.Module, n: int, delta: float, *, loss_bound: 
         raise ValueError(f"delta must be in (0, 1), got {delta!r}")
     B = _checks.positive_float("loss_bound", loss_bound)
     X = math.sqrt(model.d_in) if input_norm is None else _checks.positive_float("input_norm", input_norm)
-    measured = norm_constraints(model)
+    measured = _norm_constraints(model)
     if gamma is None:
         gamma = measured["gamma"]
     gamma = list(gamma) if isinstance(gamma, (list, tuple, np.ndarray)) else [gamma] * model.depth
@@ -125,11 +130,13 @@ def generalization_gap(model: nn.Module, x_train, y_train, x_test, y_test, *, lo
         _checks.finite_tensor(ny, y)
     if loss_bound is not None:
         loss_bound = _checks.positive_float("loss_bound", loss_bound)
+    check_eval_mode(model)
 
     def loss(x, y):
-        per = _square_errors(model(as_batch(model, x)), y.to(as_batch(model, x)))
+        xb = to_batch(model, x)
+        per = square_errors(model(xb), y.to(xb))
         if loss_bound is not None:
-            per = per.clamp(max=_checks.positive_float("loss_bound", loss_bound))
+            per = per.clamp(max=loss_bound)
         return float(per.mean())
     tr, te = loss(x_train, y_train), loss(x_test, y_test)
     return te - tr, tr, te

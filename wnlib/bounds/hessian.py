@@ -13,9 +13,10 @@ import torch
 from torch import nn
 
 from .. import _checks
-from ..model import WeightNormMLP
+from ..model import WeightNormMLP, phi_derivs
 from ..quantities import as_batch, output_indices
-from .constants import _D2U, ACTIVATION_CONSTANTS, SAFETY, _check_model, _phi_derivs
+from .constants import ACTIVATION_CONSTANTS, D2U, SAFETY
+from .scope import check_model
 
 
 def _trainable(t) -> bool:
@@ -60,7 +61,7 @@ def _bound_one(layers, name: str, x: torch.Tensor, Vcols: list, width: int, jaco
     a, d1, d2 = [x], [], []
     for lay in layers:
         z = lay["W"] @ a[-1] + (0.0 if lay["b"] is None else lay["b"])
-        y, p1, p2 = _phi_derivs(name, z)
+        y, p1, p2 = phi_derivs(name, z)
         a.append(y), d1.append(p1), d2.append(p2)
     # per-layer sensitivities: c_{l,i} = max(1[g trained], |g_i|/r_i), s_l = sqrt((max_i c_{l,i} ||a_{l-1}||)^2 + 1[b])
     c, s, lam = [], [], []
@@ -69,7 +70,7 @@ def _bound_one(layers, name: str, x: torch.Tensor, Vcols: list, width: int, jaco
         ci = torch.clamp(ratio, min=1.0) if lay["g_trained"] else ratio
         c.append(ci)
         s.append(math.sqrt((float(ci.max()) * float(a[l].norm())) ** 2 + (1.0 if lay["b_trained"] else 0.0)))
-        t = _D2U * lay["g"].abs() / lay["r"] ** 2
+        t = D2U * lay["g"].abs() / lay["r"] ** 2
         lam.append((t + torch.sqrt(t ** 2 + 4.0 / lay["r"] ** 2)) / 2.0 if lay["g_trained"] else t)
     # Jacobian-product norms kappa[j][l] = ||K_{j,l}|| (dz_j/dz_l) and kappa_a[j][l] = ||D_j K_{j,l}|| (da_j/dz_l)
     kappa = [[0.0] * L for _ in range(L)]
@@ -156,28 +157,32 @@ def hessian_bound(model: nn.Module, x: torch.Tensor, *, output: int | None = Non
     every hidden row and ``V`` by ``t`` divides the bound by exactly ``t``; ``init_mode="c*sqrt(m)"`` draws every
     weight, ``V`` included (entries of order ``sqrt(m)``), ``m`` times larger than ``"c/sqrt(m)"`` with the same seed,
     so its bound is exactly ``1/m`` times that network's.
-    Cost per input: ``L(L-1)`` dense ``m x m`` SVDs (about 0.1 s per input at ``m = 256, L = 3`` on a laptop CPU; use
-    ``jacobians="product"`` or a few inputs for ``m >= 1024``). A relative slack ``SAFETY = 1 + 1e-9`` absorbs
-    float64 rounding. ``return_terms=True`` also returns the
+    Cost per input: ``L(L-1)`` dense ``m x m`` SVDs (use ``jacobians="product"`` or a few inputs for large ``m``).
+    A relative slack ``SAFETY = 1 + 1e-9`` absorbs float64 rounding. ``return_terms=True`` also returns the
     :class:`HessianBoundTerms` (list per input, per output).
 
     Explained in: book/A_proofs.md (section A.4, ``thm-hessian``).
     """
-    model = _check_model(model, "hessian_bound")
+    model = check_model(model, "hessian_bound")
     _checks.choice("jacobians", jacobians, ("exact", "product"))
-    xb = as_batch(model, x).detach().double()
-    outputs = output_indices(model, xb.to(next(model.parameters()).dtype), output)
+    xb = as_batch(model, x)
+    values, terms = hessian_bound_unchecked(model, xb, output_indices(model, xb, output), jacobians)
+    return (values, terms) if return_terms else values
+
+
+@torch.no_grad()
+def hessian_bound_unchecked(model: WeightNormMLP, xb: torch.Tensor, outputs: list[int], jacobians: str
+                            ) -> tuple[torch.Tensor, list[list[HessianBoundTerms]]]:
+    """:func:`hessian_bound` of the batch ``xb``, max over the coordinates ``outputs`` (all arguments checked by
+    the caller), with its :class:`HessianBoundTerms` per input and output."""
     layers = _layer_data(model)
     V = model.V.detach().double()
     values, terms = [], []
-    for xi in xb:
+    for xi in xb.detach().double():
         per = _bound_one(layers, model.activation, xi, [V[:, cc] for cc in outputs], model.width, jacobians)
         values.append(max(t.bound for t in per))
         terms.append(per)
-    out = torch.tensor(values, dtype=torch.float64)
-    return (out, terms) if return_terms else out
-
-
+    return torch.tensor(values, dtype=torch.float64), terms
 
 
 @torch.no_grad()
@@ -192,17 +197,17 @@ def hessian_floor(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     norm is at least the norm of that block, and ``||H|| >= ||H e||`` for every unit ``e``. The floor does not
     decay with the width at fixed row norms once ``||alpha^(L-1)||`` grows like ``sqrt(m)``.
     """
-    model = _check_model(model, "hessian_floor")
+    model = check_model(model, "hessian_floor")
     a = as_batch(model, x).detach().double()
     layers = _layer_data(model)
     for layer in layers:
         z = a @ layer["W"].T + (0.0 if layer["b"] is None else layer["b"])
         if layer is layers[-1]:
             break
-        a = _phi_derivs(model.activation, z)[0]
+        a = phi_derivs(model.activation, z)[0]
     last = layers[-1]
     u = model.hidden[-1].v.detach().double() / last["r"][:, None]
     ua = a @ u.T
     pa = (a.pow(2).sum(-1, keepdim=True) - ua ** 2).clamp(min=0).sqrt()     # ||P_i alpha^(L-1)||
-    dphi = _phi_derivs(model.activation, z)[1].abs()
+    dphi = phi_derivs(model.activation, z)[1].abs()
     return (dphi * last["g"].abs() * pa / (last["r"] * math.sqrt(model.width))).max(dim=-1).values

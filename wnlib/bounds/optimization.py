@@ -11,9 +11,10 @@ import torch
 from torch import nn
 
 from .. import _checks
-from ..quantities import (_check_inputs, as_batch, gbar, loss_hessian_norm, loss_operator, predictor_hessian_norm,
-                          square_loss)
-from .hessian import hessian_bound
+from ..quantities import (as_batch, gbar_unchecked, loss_hessian_norm, loss_operator_unchecked,
+                          predictor_hessian_norm_unchecked, square_loss)
+from .hessian import hessian_bound_unchecked
+from .scope import check_model
 
 
 def smoothness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, method: str = "lanczos") -> float:
@@ -39,30 +40,44 @@ def rsc_certificate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, kappa: f
 
     Explained in: book/A_proofs.md (A.5, the pointwise RSC certificate), book/03_optimization.ipynb.
     """
-    signal, penalty, _ = _certificate_terms(model, x, y, kappa, hessian)
+    kappa, hessian = _check_settings(kappa, hessian)
+    signal, penalty, _ = _certificate_terms(model, *_checked_batch(model, x, y, hessian), kappa, hessian)
     return signal - penalty
 
 
-def _certificate_terms(model: nn.Module, x: torch.Tensor, y: torch.Tensor, kappa: float, hessian: str
-                       ) -> tuple[float, float, torch.Tensor]:
-    """``(2 kappa^2 ||gbar||^2, 2 sqrt(k) sqrt(L) max ||grad^2 f||, gbar)``: the two terms of ``alpha_hat`` and
-    ``gbar`` itself (``[k, dim]``), computed once."""
+def _check_settings(kappa, hessian) -> tuple[float, str]:
+    """``kappa`` (a cosine in ``(0, 1]``) and ``hessian`` of :func:`rsc_certificate`, checked."""
     kappa = _checks.positive_float("kappa", kappa)
     if kappa > 1:
         raise ValueError(f"kappa must be in (0, 1] (a cosine), got {kappa!r}")
-    _checks.choice("hessian", hessian, ("lanczos", "dense", "bound"))
-    _check_inputs(x, y)
-    _checks.finite_parameters(model, "rsc_certificate")
-    xb = as_batch(model, x)
-    yb = y.to(xb)
+    return kappa, _checks.choice("hessian", hessian, ("lanczos", "dense", "bound"))
+
+
+def _checked_batch(model: nn.Module, x: torch.Tensor, y: torch.Tensor, hessian: str
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(x, y)`` as a batch for :func:`rsc_certificate`, after checking them and the model (with
+    ``hessian="bound"``, that the Hessian bound covers it)."""
+    xb = as_batch(model, x, y)
+    if hessian == "bound":
+        check_model(model, "rsc_certificate(hessian='bound')")
+    else:
+        _checks.finite_parameters(model, "rsc_certificate")
+    return xb, y.to(xb)
+
+
+def _certificate_terms(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor, kappa: float, hessian: str
+                       ) -> tuple[float, float, torch.Tensor]:
+    """``(2 kappa^2 ||gbar||^2, 2 sqrt(k) sqrt(L) max ||grad^2 f||, gbar)``: the two terms of ``alpha_hat`` and
+    ``gbar`` itself (``[k, dim]``), computed once (arguments checked by the caller)."""
     with torch.no_grad():
         loss = float(square_loss(model, xb, yb))
-        k = model(xb[:1]).shape[-1]
-    g = gbar(model, xb)
+    g = gbar_unchecked(model, xb)
+    outputs = list(range(g.shape[0]))
     if hessian == "bound":
-        hmax = float(hessian_bound(model, xb).max())
+        hmax = float(hessian_bound_unchecked(model, xb, outputs, "exact")[0].max())
     else:
-        hmax = float(predictor_hessian_norm(model, xb, method=hessian).max())
+        hmax = float(predictor_hessian_norm_unchecked(model, xb, outputs, hessian).max())
+    k = len(outputs)
     return 2.0 * kappa ** 2 * float(g.pow(2).sum()), 2.0 * math.sqrt(k) * math.sqrt(max(loss, 0.0)) * hmax, g
 
 
@@ -106,15 +121,12 @@ def rsc_tracker(kappa: float, *, hessian: str = "bound", verify: bool = False):
     the certificate promises ``rsc_margin >= 0`` (up to rounding). Scalar-output models.
 
     Explained in: book/03_optimization.ipynb."""
-    kappa = _checks.positive_float("kappa", kappa)
-    if kappa > 1:
-        raise ValueError(f"kappa must be in (0, 1] (a cosine), got {kappa!r}")
-    _checks.choice("hessian", hessian, ("lanczos", "dense", "bound"))
+    kappa, hessian = _check_settings(kappa, hessian)
     calls = [0]
 
     def rsc(model: nn.Module, data) -> dict:
-        x, y = data.x_train, data.y_train
-        signal, penalty, gbar_rows = _certificate_terms(model, x, y, kappa, hessian)
+        xb, yb = _checked_batch(model, data.x_train, data.y_train, hessian)
+        signal, penalty, gbar_rows = _certificate_terms(model, xb, yb, kappa, hessian)
         alpha = signal - penalty
         row = dict(alpha_hat=alpha, hessian_term=penalty)
         if verify:
@@ -122,7 +134,7 @@ def rsc_tracker(kappa: float, *, hessian: str = "bound", verify: bool = False):
             g = g / g.norm()
             u = torch.randn(g.numel(), generator=torch.Generator().manual_seed(calls[0]), dtype=g.dtype)
             u = u.to(g.device) - (u.to(g.device) @ g) * g
-            op = loss_operator(model, x, y)
+            op = loss_operator_unchecked(model, xb, yb)
             deltas = (g, kappa * g + math.sqrt(1 - kappa ** 2) * u / u.norm())
             row["rsc_margin"] = min(float(d @ op.matvec(d)) / float(d @ d) - alpha for d in deltas)
         calls[0] += 1
