@@ -1,4 +1,6 @@
-"""``python -m wnlib``: the command line of :mod:`wnlib.experiments` (see ``python -m wnlib --help``)."""
+"""``python -m wnlib``: the command line of :mod:`wnlib.experiments` (see
+``python -m wnlib --help``)."""
+
 import sys
 
 from .experiments.cli import main

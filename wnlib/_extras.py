@@ -1,10 +1,12 @@
-"""Optional dependencies: the core needs torch, numpy and scipy only; the rest comes with an extra.
+"""Optional dependencies: the core needs torch, numpy and scipy only; the rest comes
+with an extra.
 
-Extras (``pip install "wnlib[NAME]"``): ``data`` (torchvision, scikit-learn: MNIST, CIFAR-10, digits),
-``experiments`` (pandas, tqdm: tables, the run store, sweeps, the command line), ``book`` (the chapters'
-figures, widgets and profiles: plotly, ipywidgets, and the two extras before). ``requirements.txt`` installs
-everything.
+Extras (``pip install "wnlib[NAME]"``): ``data`` (torchvision, scikit-learn: MNIST,
+CIFAR-10, digits), ``experiments`` (pandas, tqdm: tables, the run store, sweeps, the
+command line), ``book`` (the chapters' figures, widgets and profiles: plotly,
+ipywidgets, and the two extras before). ``requirements.txt`` installs everything.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -15,8 +17,10 @@ def require(module: str, extra: str, what: str):
     try:
         return importlib.import_module(module)
     except ImportError as err:
-        raise ImportError(f"{what} needs {module.split('.')[0]!r}, which comes with the {extra!r} extra: "
-                          f'pip install "wnlib[{extra}]"') from err
+        raise ImportError(
+            f"{what} needs {module.split('.')[0]!r}, which comes with the {extra!r} "
+            f'extra: pip install "wnlib[{extra}]"'
+        ) from err
 
 
 class _NoBar:
@@ -27,8 +31,11 @@ class _NoBar:
         pass
 
 
-def progress_bar(total: int, initial: int, desc: str, *, enabled: bool = True, unit: str = "step"):
-    """A tqdm bar when tqdm is installed and ``enabled``, else an object that does nothing."""
+def progress_bar(
+    total: int, initial: int, desc: str, *, enabled: bool = True, unit: str = "step"
+):
+    """A tqdm bar when tqdm is installed and ``enabled``, else an object that does
+    nothing."""
     if enabled:
         try:
             from tqdm.auto import tqdm

@@ -1,4 +1,6 @@
-"""Which device runs the work, and a one-line description of it for every figure and result."""
+"""Which device runs the work, and a one-line description of it for every figure and
+result."""
+
 from __future__ import annotations
 
 import os
@@ -18,7 +20,8 @@ def device() -> torch.device:
 
 
 def describe(dev=None) -> str:
-    """E.g. ``"cpu (x86_64, 2 cores), torch 2.14.1"`` or ``"cuda (NVIDIA H100 80GB HBM3), torch 2.14.1"``."""
+    """E.g. ``"cpu (x86_64, 2 cores), torch 2.14.1"`` or
+    ``"cuda (NVIDIA H100 80GB HBM3), torch 2.14.1"``."""
     dev = torch.device(dev) if dev is not None else device()
     if dev.type == "cuda":
         what = torch.cuda.get_device_name(dev)

@@ -1,22 +1,28 @@
-"""Live explorers for the chapters: ipywidgets controls that recompute through wnlib and redraw a plotly figure.
+"""Live explorers for the chapters: ipywidgets controls that recompute through wnlib and
+redraw a plotly figure.
 
-Explained in: book/00_introduction.ipynb (reading the book). Each explorer comes with a question that tells the
-reader what to look for. Python callbacks need a kernel (Jupyter, Colab); the static pages pair every explorer
-with a kernel-free slider figure (:func:`wnlib.book.figures.slider_figure`) and show, in the explorer's place, a
-note (:data:`STATIC_NOTE`) instead of controls that would move without redrawing anything. Works with ipywidgets
-7.7 (Colab's) and 8.
+Explained in: book/00_introduction.ipynb (reading the book). Each explorer comes with a
+question that tells the reader what to look for. Python callbacks need a kernel
+(Jupyter, Colab); the static pages pair every explorer with a kernel-free slider figure
+(:func:`wnlib.book.figures.slider_figure`) and show, in the explorer's place, a note
+(:data:`STATIC_NOTE`) instead of controls that would move without redrawing anything.
+Works with ipywidgets 7.7 (Colab's) and 8.
 
-A move should redraw in well under a second, while ``compute`` may retrain or run Lanczos for seconds. So every
-result is kept (one per combination of control values), and once the kernel is idle the explorer's own
-background thread computes the settings one step away from the current one along each control, then the rest of
-each control's range: a reader who moves a control one step gets a figure that is already there. The thread
-never starts a computation while a cell runs (IPython's ``pre_run_cell``/``post_run_cell`` events) or right after
-one (executing a whole notebook, as nbval and ``make notebooks`` do, is not slowed), nor while a move is being
-computed; the explorer's box carries the DOM class ``wn-explorer-ready`` whenever every one-step move is cached
-(the browser tests and ``bench/explorers.py`` read it). Each explorer owns its state: ``explorer(...,
-precompute=False)`` (default: the environment variable ``WNLIB_EXPLORER_PRECOMPUTE``, read when the explorer is
-made; ``0`` turns it off) computes only what a move needs, and ``box.precompute`` switches it later.
+A move should redraw in well under a second, while ``compute`` may retrain or run
+Lanczos for seconds. So every result is kept (one per combination of control values),
+and once the kernel is idle the explorer's own background thread computes the settings
+one step away from the current one along each control, then the rest of each control's
+range: a reader who moves a control one step gets a figure that is already there. The
+thread never starts a computation while a cell runs (IPython's
+``pre_run_cell``/``post_run_cell`` events) or right after one (executing a whole
+notebook, as nbval and ``make notebooks`` do, is not slowed), nor while a move is being
+computed; the explorer's box carries the DOM class ``wn-explorer-ready`` whenever every
+one-step move is cached (the browser tests and ``bench/explorers.py`` read it). Each
+explorer owns its state: ``explorer(..., precompute=False)`` (default: the environment
+variable ``WNLIB_EXPLORER_PRECOMPUTE``, read when the explorer is made; ``0`` turns it
+off) computes only what a move needs, and ``box.precompute`` switches it later.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,42 +42,71 @@ DEPTHS = (1, 2, 3, 4, 6, 8)
 
 def width_slider(value: int = 128, options=WIDTHS) -> W.SelectionSlider:
     """Width ``m`` on a doubling grid."""
-    return W.SelectionSlider(options=list(options), value=value, description="width m", continuous_update=False)
+    return W.SelectionSlider(
+        options=list(options),
+        value=value,
+        description="width m",
+        continuous_update=False,
+    )
 
 
 def init_scale_slider(value: float = 0.5, options=INIT_SCALES) -> W.SelectionSlider:
     """Init scale ``c`` on a log grid (the paper uses 0.5 and 5)."""
-    return W.SelectionSlider(options=list(options), value=value, description="init scale c",
-                             continuous_update=False)
+    return W.SelectionSlider(
+        options=list(options),
+        value=value,
+        description="init scale c",
+        continuous_update=False,
+    )
 
 
 def depth_slider(value: int = 2, options=DEPTHS) -> W.SelectionSlider:
     """Depth ``L``."""
-    return W.SelectionSlider(options=list(options), value=value, description="depth L", continuous_update=False)
+    return W.SelectionSlider(
+        options=list(options),
+        value=value,
+        description="depth L",
+        continuous_update=False,
+    )
 
 
-IDLE_S = 2.0  # seconds without a running cell before the background thread starts a computation
+# seconds without a running cell before the background thread starts a computation
+IDLE_S = 2.0
 PRECOMPUTE_ENV = "WNLIB_EXPLORER_PRECOMPUTE"
-_SWITCH = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+_SWITCH = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+}
 
 
 def precompute_default() -> bool:
-    """``$WNLIB_EXPLORER_PRECOMPUTE`` (1/true/yes/on or 0/false/no/off), read now; unset or empty: on."""
+    """``$WNLIB_EXPLORER_PRECOMPUTE`` (1/true/yes/on or 0/false/no/off), read now;
+    unset or empty: on."""
     raw = os.environ.get(PRECOMPUTE_ENV, "").strip().lower()
     if raw and raw not in _SWITCH:
-        raise ValueError(f"${PRECOMPUTE_ENV} must be one of {', '.join(_SWITCH)}, got {raw!r}")
+        raise ValueError(
+            f"${PRECOMPUTE_ENV} must be one of {', '.join(_SWITCH)}, got {raw!r}"
+        )
     return _SWITCH.get(raw, True)
 
 
 def _check_precompute(value) -> bool:
     if not isinstance(value, bool):
-        raise ValueError(f"precompute must be True or False (None: ${PRECOMPUTE_ENV}), got {value!r}")
+        raise ValueError(
+            f"precompute must be True or False (None: ${PRECOMPUTE_ENV}), got {value!r}"
+        )
     return value
 
 
 class _KernelIdle:
-    """Whether a cell runs now, and since when none has (the IPython ``shell``'s cell events, registered until
-    :meth:`close`; busy until the first cell ends)."""
+    """Whether a cell runs now, and since when none has (the IPython ``shell``'s cell
+    events, registered until :meth:`close`; busy until the first cell ends)."""
 
     def __init__(self, shell):
         self.busy, self.since, self.shell = True, time.monotonic(), shell
@@ -88,7 +123,10 @@ class _KernelIdle:
         return 0.0 if self.busy else time.monotonic() - self.since
 
     def close(self) -> None:
-        for event, callback in (("pre_run_cell", self._pre), ("post_run_cell", self._post)):
+        for event, callback in (
+            ("pre_run_cell", self._pre),
+            ("post_run_cell", self._post),
+        ):
             try:
                 self.shell.events.unregister(event, callback)
             except ValueError:  # already gone
@@ -96,7 +134,8 @@ class _KernelIdle:
 
 
 class _Results:
-    """``compute(**values)`` once per combination of values, shared by the redraws and the background thread."""
+    """``compute(**values)`` once per combination of values, shared by the redraws
+    and the background thread."""
 
     def __init__(self, compute: Callable, grid: dict[str, tuple | None]):
         self.compute, self.grid = compute, grid
@@ -112,10 +151,11 @@ class _Results:
         return self.key(values) in self.done
 
     def get(self, values: dict, *, background: bool = False):
-        """The result for ``values``: kept, awaited (computing elsewhere) or computed here (errors propagate).
+        """The result for ``values``: kept, awaited (computing elsewhere) or computed
+        here (errors propagate).
 
-        In the background: never waits, and returns None on an error (the redraw that needs it recomputes, so
-        the reader sees the traceback in the output area).
+        In the background: never waits, and returns None on an error (the redraw that
+        needs it recomputes, so the reader sees the traceback in the output area).
         """
         key = self.key(values)
         while True:
@@ -145,25 +185,35 @@ class _Results:
                 return None
             try:
                 return future.result()
-            except Exception:  # failed in the background: compute here, where the error is shown
+            except (
+                Exception
+            ):  # failed in the background: compute here, where the error is shown
                 continue
 
     def plan(self, values: dict) -> tuple[list[dict], list[dict]]:
-        """The settings one step away from ``values`` along each control, then the rest of each control's range,
-        nearest first; only controls with a known list of options (selection sliders) take part."""
-        axes = {name: (options, options.index(values[name])) for name, options in self.grid.items()
-                if options and values[name] in options}
+        """The settings one step away from ``values`` along each control, then the rest
+        of each control's range, nearest first; only controls with a known list of
+        options (selection sliders) take part."""
+        axes = {
+            name: (options, options.index(values[name]))
+            for name, options in self.grid.items()
+            if options and values[name] in options
+        }
         near, far = [], []
         for distance in range(1, max((len(o) for o, _ in axes.values()), default=1)):
             for name, (options, at) in axes.items():
                 (near if distance == 1 else far).extend(
-                    {**values, name: options[i]} for i in (at + distance, at - distance) if 0 <= i < len(options))
+                    {**values, name: options[i]}
+                    for i in (at + distance, at - distance)
+                    if 0 <= i < len(options)
+                )
         return near, far
 
 
 class _Precompute(threading.Thread):
-    """One explorer's daemon thread: computes, in order, what its explorer may need next, while ``enabled`` and
-    the kernel is idle (``idle``: a :class:`_KernelIdle`); :meth:`stop` ends it."""
+    """One explorer's daemon thread: computes, in order, what its explorer may need
+    next, while ``enabled`` and the kernel is idle (``idle``: a
+    :class:`_KernelIdle`); :meth:`stop` ends it."""
 
     def __init__(self, results: _Results, idle: _KernelIdle, enabled: bool):
         super().__init__(name="wnlib-explorer-precompute", daemon=True)
@@ -184,8 +234,12 @@ class _Precompute(threading.Thread):
     def _next(self):
         """The next setting and what to call after it; None once stopped."""
         with self.wake:
-            while not self.stopped and not (self.enabled and self.queue and self.foreground == 0
-                                            and self.idle.idle_for() >= IDLE_S):
+            while not self.stopped and not (
+                self.enabled
+                and self.queue
+                and self.foreground == 0
+                and self.idle.idle_for() >= IDLE_S
+            ):
                 self.wake.wait(timeout=0.25)
             return None if self.stopped else (self.queue.pop(0), self.on_done)
 
@@ -206,7 +260,8 @@ class _Precompute(threading.Thread):
 
 
 def _precompute(results: _Results, enabled: bool) -> _Precompute | None:
-    """A started background thread for ``results``; None outside IPython (no cell events to wait for)."""
+    """A started background thread for ``results``; None outside IPython (no cell
+    events to wait for)."""
     shell = get_ipython()
     if shell is None or getattr(shell, "events", None) is None:
         return None
@@ -216,15 +271,19 @@ def _precompute(results: _Results, enabled: bool) -> _Precompute | None:
 
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-STATIC_NOTE = ("<p class='wn-explorer-static'><b>Live explorer.</b> It needs a running Python kernel: open this "
-               "chapter in Colab (the rocket button at the top of the page) or in Jupyter to use it. On this page, the "
-               "slider figure on the same question works without one.</p>")
+STATIC_NOTE = (
+    "<p class='wn-explorer-static'><b>Live explorer.</b> It needs a running Python "
+    "kernel: open this chapter in Colab (the rocket button at the top of the page) or "
+    "in Jupyter to use it. On this page, the slider figure on the same question works "
+    "without one.</p>"
+)
 
 
 class Explorer(W.VBox):
-    """The explorer's box. Displayed, it offers the live widget and, for pages without a kernel, ``text/html``:
-    :data:`STATIC_NOTE` (Jupyter and Colab draw the widget; the book's HTML prefers the note, see ``_config.yml``).
-    ``precompute``: whether its background thread computes neighbouring settings (settable); :meth:`close` also
+    """The explorer's box. Displayed, it offers the live widget and, for pages without a
+    kernel, ``text/html``: :data:`STATIC_NOTE` (Jupyter and Colab draw the widget; the
+    book's HTML prefers the note, see ``_config.yml``). ``precompute``: whether its
+    background thread computes neighbouring settings (settable); :meth:`close` also
     stops that thread."""
 
     _worker: _Precompute | None = None
@@ -248,44 +307,69 @@ class Explorer(W.VBox):
         super().close()
 
     if hasattr(W.VBox, "_repr_mimebundle_"):  # ipywidgets 8
+
         def _repr_mimebundle_(self, **kwargs):
             return {**super()._repr_mimebundle_(**kwargs), "text/html": STATIC_NOTE}
     else:  # ipywidgets 7 displays a widget through _ipython_display_
+
         def _ipython_display_(self, **kwargs):
-            display({"text/plain": repr(self)[:110], "text/html": STATIC_NOTE,
-                     WIDGET_VIEW: {"version_major": 2, "version_minor": 0, "model_id": self.model_id}}, raw=True)
+            display(
+                {
+                    "text/plain": repr(self)[:110],
+                    "text/html": STATIC_NOTE,
+                    WIDGET_VIEW: {
+                        "version_major": 2,
+                        "version_minor": 0,
+                        "model_id": self.model_id,
+                    },
+                },
+                raw=True,
+            )
             self._handle_displayed(**kwargs)
 
 
 def display_data(obj) -> dict:
-    """``obj`` as one ``display_data`` output (what :class:`ipywidgets.Output` shows). Objects with
-    ``_repr_mimebundle_`` (plotly figures) give their bundle: their ``_ipython_display_`` would print elsewhere."""
+    """``obj`` as one ``display_data`` output (what :class:`ipywidgets.Output` shows).
+    Objects with ``_repr_mimebundle_`` (plotly figures) give their bundle: their
+    ``_ipython_display_`` would print elsewhere."""
     if callable(getattr(obj, "_repr_mimebundle_", None)):
         data, metadata = obj._repr_mimebundle_(), {}
         if isinstance(data, tuple):
             data, metadata = data
     else:
         from IPython.core.interactiveshell import InteractiveShell
+
         data, metadata = InteractiveShell.instance().display_formatter.format(obj)
     return {"output_type": "display_data", "data": data, "metadata": metadata}
 
 
-def explorer(compute: Callable, controls: dict[str, W.ValueWidget], *, question: str,
-             precompute: bool | None = None) -> Explorer:
-    """A question, the ``controls`` and an output area showing ``compute(**values)`` (a plotly figure).
+def explorer(
+    compute: Callable,
+    controls: dict[str, W.ValueWidget],
+    *,
+    question: str,
+    precompute: bool | None = None,
+) -> Explorer:
+    """A question, the ``controls`` and an output area showing ``compute(**values)`` (a
+    plotly figure).
 
-    Every change of a control redraws the figure in the same place. Results are kept per combination of
-    values and, with ``precompute`` (default: :func:`precompute_default`, read now), the neighbouring settings
-    are computed in the background while the kernel is idle (see the module docstring), so ``compute`` must be
-    a function of its arguments only. While a setting is computed,
-    the explorer is busy: the controls are disabled, ``status`` says "computing width m = 64 …" and the old
-    figure is hidden, so a figure shown always belongs to the values its sliders show. The returned box keeps
-    its parts as ``controls``, ``status`` and ``out`` (the output area).
+    Every change of a control redraws the figure in the same place. Results are kept per
+    combination of values and, with ``precompute`` (default: :func:`precompute_default`,
+    read now), the neighbouring settings are computed in the background while the kernel
+    is idle (see the module docstring), so ``compute`` must be a function of its
+    arguments only. While a setting is computed, the explorer is busy: the controls are
+    disabled, ``status`` says "computing width m = 64 …" and the old figure is hidden,
+    so a figure shown always belongs to the values its sliders show. The returned box
+    keeps its parts as ``controls``, ``status`` and ``out`` (the output area).
     """
     out = W.Output()
-    grid = {name: tuple(getattr(control, "_options_values", ()) or ()) or None
-            for name, control in controls.items()}
-    enabled = precompute_default() if precompute is None else _check_precompute(precompute)
+    grid = {
+        name: tuple(getattr(control, "_options_values", ()) or ()) or None
+        for name, control in controls.items()
+    }
+    enabled = (
+        precompute_default() if precompute is None else _check_precompute(precompute)
+    )
     results = _Results(compute, grid)
     worker = _precompute(results, enabled)
     header = W.HTML(f"<p><b>Question.</b> {question}</p>")
@@ -308,8 +392,16 @@ def explorer(compute: Callable, controls: dict[str, W.ValueWidget], *, question:
         """Show (``values``) or clear (None) the busy state."""
         for control in controls.values():
             control.disabled = values is not None
-        status.value = "" if values is None else "<p><i>computing " + ", ".join(
-            f"{controls[name].description} = {value}" for name, value in values.items()) + " …</i></p>"
+        status.value = (
+            ""
+            if values is None
+            else "<p><i>computing "
+            + ", ".join(
+                f"{controls[name].description} = {value}"
+                for name, value in values.items()
+            )
+            + " …</i></p>"
+        )
         out.layout.visibility = "hidden" if values is not None else "visible"
         (box.add_class if values is not None else box.remove_class)("wn-explorer-busy")
 
@@ -326,7 +418,9 @@ def explorer(compute: Callable, controls: dict[str, W.ValueWidget], *, question:
                 shown = display_data(results.get(values))
             except Exception:
                 out.outputs = ()
-                with out:  # in a kernel the traceback shows in the output area; elsewhere it propagates
+                # in a kernel the traceback shows in the output area; elsewhere it
+                # propagates
+                with out:
                     raise
             else:
                 out.outputs = (shown,)
