@@ -22,8 +22,10 @@ setup: $(STAMP)
 book: setup install-cells build
 
 ## the repository URL is set once, in _config.yml (repository.url); this writes it into the Colab install cells
+## (and the chapters' text files, book/text, follow)
 install-cells: setup
 	$(PY) tools/notebooks.py install-cells book/0*.ipynb
+	$(PY) tools/notebook_pairs.py sync --to text
 
 build:
 	$(JB) build -W -n --keep-going .
